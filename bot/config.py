@@ -1,0 +1,133 @@
+"""Configuration, read from environment variables in this one module."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONTENT_DIR = PROJECT_ROOT / "content"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+SETUP_HINT = "See README.md, section 'Set up the Slack app'."
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """A missing or wrong setting; the message says what to set."""
+
+
+def _masked(value: str) -> str:
+    return value[:5] + "…" if value else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = ""
+    port: int = 3000
+    content_dir: str = str(DEFAULT_CONTENT_DIR)
+    log_level: str = "INFO"
+    show_compensation: bool = False
+    web_threads: int = 8
+
+    def __repr__(self) -> str:  # never print secrets in logs or tracebacks
+        return (
+            f"Settings(slack_bot_token={_masked(self.slack_bot_token)!r}, slack_signing_secret='***', "
+            f"slack_api_url={self.slack_api_url!r}, database_url={_redact_url(self.database_url)!r}, "
+            f"port={self.port}, content_dir={self.content_dir!r}, log_level={self.log_level!r})"
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, require_slack: bool = True) -> Settings:
+        """Read settings; raise ConfigError naming the variable when one is missing or wrong."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        token = env.get("SLACK_BOT_TOKEN", "").strip()
+        secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+        if require_slack:
+            if not token:
+                problems.append("SLACK_BOT_TOKEN is not set: set it to the app's Bot User OAuth Token (xoxb-...).")
+            elif not token.startswith("xoxb-"):
+                problems.append("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+            if not secret:
+                problems.append(
+                    "SLACK_SIGNING_SECRET is not set: set it to the app's Signing Secret (Basic Information)."
+                )
+
+        api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
+        if not api_url.startswith(("http://", "https://")):
+            problems.append(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}.")
+        if not api_url.endswith("/"):
+            api_url += "/"
+
+        port_text = env.get("PORT", "").strip() or "3000"
+        port = 0
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            problems.append(f"PORT must be a port number from 1 to 65535, got {port_text!r}.")
+        else:
+            port = int(port_text)
+
+        threads_text = env.get("WEB_THREADS", "").strip() or "8"
+        threads = int(threads_text) if threads_text.isdigit() and 0 < int(threads_text) <= 256 else 0
+        if not threads:
+            problems.append(f"WEB_THREADS must be a whole number from 1 to 256, got {threads_text!r}.")
+
+        level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
+        if level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}.")
+
+        content_dir = env.get("CONTENT_DIR", "").strip() or str(DEFAULT_CONTENT_DIR)
+        if not Path(content_dir).is_dir():
+            problems.append(f"CONTENT_DIR points to {content_dir!r}, which is not a folder.")
+
+        show_comp_text = env.get("SHOW_COMPENSATION", "").strip().lower() or "false"
+        if show_comp_text not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(f"SHOW_COMPENSATION must be true or false, got {show_comp_text!r}.")
+
+        try:
+            database_url = normalise_database_url(env.get("DATABASE_URL", ""))
+        except ConfigError as exc:
+            problems.append(str(exc))
+            database_url = ""
+
+        if problems:
+            raise ConfigError("\n".join(problems) + "\n" + SETUP_HINT)
+        return cls(
+            slack_bot_token=token,
+            slack_signing_secret=secret,
+            slack_api_url=api_url,
+            database_url=database_url,
+            port=port,
+            content_dir=content_dir,
+            log_level=level,
+            show_compensation=show_comp_text in ("true", "1", "yes"),
+            web_threads=threads,
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Default to an SQLite file; map postgres:// and postgresql:// to the psycopg 3 driver."""
+    url = url.strip()
+    if not url:
+        DEFAULT_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{DEFAULT_DATA_DIR / 'ladderbot.sqlite3'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not url.startswith(("sqlite:", "postgresql+")):
+        raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {_redact_url(url)!r}.")
+    return url
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
