@@ -1,0 +1,196 @@
+"""The `ladderbot` command (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from pathlib import Path
+
+from bot.config import DEFAULT_CONTENT_DIR, ConfigError, Settings
+from bot.content import ContentError, load_content
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(message, file=sys.stderr)
+    return code
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+        if args.port:
+            settings = Settings(**{**settings.__dict__, "port": args.port})
+        content = load_content(settings.content_dir)
+    except ConfigError as exc:
+        return _fail(f"ladderbot serve cannot start:\n{exc}")
+    except ContentError as exc:
+        return _fail("ladderbot serve cannot start: the content folder is invalid\n  " + "\n  ".join(exc.problems))
+    _setup_logging(settings.log_level)
+    from bot import db
+
+    if settings.database_url.startswith("sqlite"):
+        db.migrate(settings.database_url)  # the embedded default needs no separate step
+
+    def wsgi_factory():
+        from bot.app import build_services, create_app
+        from bot.server import LadderbotWSGI
+
+        engine = db.make_engine(settings.database_url)
+        services = build_services(settings, content, engine, db.make_session_factory(engine))
+        return LadderbotWSGI(create_app(services), services)
+
+    from bot.server import run_gunicorn
+
+    run_gunicorn(wsgi_factory, port=settings.port, threads=settings.web_threads, log_level=settings.log_level)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(require_slack=False)
+    except ConfigError as exc:
+        return _fail(f"ladderbot migrate cannot start:\n{exc}")
+    _setup_logging(settings.log_level)
+    from bot import db
+
+    db.migrate(settings.database_url, args.revision)
+    print(f"database is at revision {args.revision}")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(require_slack=False)
+        content = load_content(args.content or settings.content_dir)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except ContentError as exc:
+        return _fail("the content folder is invalid:\n  " + "\n  ".join(exc.problems))
+    from bot.answers import Answers
+    from bot.preview import message_to_text
+
+    answers = Answers(
+        content,
+        show_compensation=settings.show_compensation,
+        rng=random.Random(args.seed) if args.seed is not None else None,
+    )
+    line = " ".join(args.command).strip()
+    name, _, text = line.partition(" ")
+    name = "/" + name.lstrip("/")
+    if name == "/ladder":
+        message = answers.ladder(text)
+    elif name == "/interview":
+        message = answers.interview(text)
+    else:
+        return _fail(f"unknown command {name!r}: preview knows /ladder and /interview")
+    if args.json:
+        print(json.dumps({"text": message.text, "blocks": list(message.blocks)}, indent=2, ensure_ascii=False))
+    else:
+        print(message_to_text(message), end="")
+    return 0
+
+
+def cmd_content_check(args: argparse.Namespace) -> int:
+    directory = Path(args.directory or DEFAULT_CONTENT_DIR)
+    try:
+        content = load_content(directory)
+    except ContentError as exc:
+        print(f"{len(exc.problems)} problem(s) in {directory}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    from bot.answers import Answers
+    from bot.blocks import message_problems
+
+    # Render every view once so a text that fits the schema but not Slack's limits is caught too.
+    answers = Answers(content, show_compensation=True)
+    problems = []
+    for request, message in answers_for_every_view(answers):
+        problems.extend(f"{directory}: rendering {request!r}: {p}" for p in message_problems(message))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    print(
+        f"{directory}: OK: {len(content.levels)} levels, {len(content.areas)} areas, "
+        f"{len(content.transitions)} transitions, {len(content.topics)} topics, {len(content.questions)} questions"
+    )
+    return 0
+
+
+def answers_for_every_view(answers) -> list[tuple[str, object]]:
+    """(command text, message) for every /ladder and /interview view the content allows."""
+    content = answers.content
+    texts = ["", "help", "areas", "roadmap", "responsibilities"]
+    for level in content.levels:
+        texts.append(level.id)
+        texts.append(f"responsibilities {level.id}")
+        texts.extend(f"{level.id} {d.id}" for d in content.dimensions)
+        texts.extend(f"{level.id} {a.id}" for a in content.areas)
+        texts.extend(f"compare {level.id} {other.id}" for other in content.levels if other.rank > level.rank)
+    texts.extend(f"area {a.id}" for a in content.areas)
+    out: list[tuple[str, object]] = [(f"/ladder {t}", answers.ladder(t)) for t in texts]
+    out.append(("/interview topics", answers.interview("topics")))
+    out.append(("/interview help", answers.interview("help")))
+    for level in content.levels:
+        out.append((f"/interview {level.id} 10", answers.interview(f"{level.id} 10")))
+        for topic in content.topics_for(level.id):
+            out.append((f"/interview {level.id} {topic.id} 10", answers.interview(f"{level.id} {topic.id} 10")))
+    return out
+
+
+def cmd_fake_slack(args: argparse.Namespace) -> int:
+    from bot.fakeslack import FakeSlack
+
+    fake = FakeSlack(port=args.port)
+    fake.start()
+    print(f"fake Slack Web API on {fake.url} (set SLACK_API_URL to this); Ctrl-C to stop", flush=True)
+    try:
+        fake.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ladderbot", description="Self-hosted Slack bot for engineering growth.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP server for Slack (POST /slack/events, GET /healthz)")
+    p.add_argument("--port", type=int, default=0, help="port to listen on (default: $PORT or 3000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="upgrade the database schema (Alembic)")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("preview", help='print what a command answers, e.g. ladderbot preview "/ladder senior"')
+    p.add_argument("command", nargs="+", help="the command line as typed in Slack")
+    p.add_argument("--json", action="store_true", help="print the raw Block Kit JSON")
+    p.add_argument("--seed", type=int, help="seed for /interview's random choice")
+    p.add_argument("--content", help="content folder (default: $CONTENT_DIR or the shipped content/)")
+    p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("content", help="content tools")
+    content_sub = p.add_subparsers(dest="content_cmd", required=True)
+    c = content_sub.add_parser("check", help="validate a content folder")
+    c.add_argument("directory", nargs="?", help="content folder (default: the shipped content/)")
+    c.set_defaults(func=cmd_content_check)
+
+    p = sub.add_parser("fake-slack", help="run the fake Slack Web API locally (a sandbox for development)")
+    p.add_argument("--port", type=int, default=8090)
+    p.set_defaults(func=cmd_fake_slack)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,46 @@
+"""Remembering who has used the bot, off the request path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Executor
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import repo
+
+logger = logging.getLogger(__name__)
+
+
+class PeopleRecorder:
+    """Writes a person's first use to the database once per process, in the background.
+
+    The slash-command ack never waits on this: the first command from a person submits one small
+    upsert to the executor; later commands only check an in-memory set.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], executor: Executor):
+        self._session_factory = session_factory
+        self._executor = executor
+        self._known: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def seen(self, team_id: str | None, user_id: str | None, domain: str | None = None) -> None:
+        if not team_id or not user_id:
+            return
+        key = (team_id, user_id)
+        with self._lock:
+            if key in self._known:
+                return
+            self._known.add(key)
+        self._executor.submit(self._save, team_id, user_id, domain)
+
+    def _save(self, team_id: str, user_id: str, domain: str | None) -> None:
+        try:
+            with self._session_factory.begin() as session:
+                repo.record_person_seen(session, team_id, user_id, domain=domain)
+        except Exception:
+            logger.exception("could not record person %s/%s; will retry on their next command", team_id, user_id)
+            with self._lock:
+                self._known.discard((team_id, user_id))

@@ -1,0 +1,99 @@
+"""The HTTP server: a WSGI app (Slack events + health check) run by gunicorn's threaded worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1_000_000  # Slack's payloads are far smaller; anything bigger is not from Slack
+
+StartResponse = Callable[..., Any]
+
+
+def _reply(start_response: StartResponse, status: str, body: dict | str, content_type: str = "application/json"):
+    data = (json.dumps(body) if isinstance(body, dict) else body).encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+class LadderbotWSGI:
+    """Routes /slack/events to Bolt and /healthz to a database check; refuses everything else
+    with a 4xx, and turns any failure to read a request into a 400 rather than a 500."""
+
+    def __init__(self, app: App, services: Services):
+        self.bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+        self.services = services
+        self.started = time.time()
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH:
+            if method not in ("GET", "HEAD"):
+                return _reply(start_response, "405 Method Not Allowed", {"error": "use GET"})
+            return self.health(start_response)
+        if path != EVENTS_PATH:
+            return _reply(start_response, "404 Not Found", {"error": "not found"})
+        if method != "POST":
+            return _reply(start_response, "405 Method Not Allowed", {"error": "Slack sends POST requests here"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _reply(start_response, "400 Bad Request", {"error": "bad Content-Length"})
+        if length > MAX_BODY_BYTES:
+            return _reply(start_response, "413 Payload Too Large", {"error": "request body too large"})
+        try:
+            return self.bolt(environ, start_response)
+        except Exception as exc:  # noqa: BLE001 - a request we cannot parse is the sender's fault
+            logger.warning("refused a malformed request to %s: %s", path, type(exc).__name__)
+            return _reply(start_response, "400 Bad Request", {"error": "malformed request"})
+
+    def health(self, start_response: StartResponse) -> Iterable[bytes]:
+        from bot.db import database_ok
+
+        ok, detail = database_ok(self.services.engine)
+        content = self.services.content
+        body = {
+            "status": "ok" if ok else "unhealthy",
+            "database": {"ok": ok, "backend": self.services.engine.dialect.name, "detail": detail},
+            "content": {"track": content.track.id, "levels": len(content.levels), "questions": len(content.questions)},
+            "uptime_seconds": round(time.time() - self.started, 1),
+        }
+        return _reply(start_response, "200 OK" if ok else "503 Service Unavailable", body)
+
+
+def run_gunicorn(
+    wsgi_factory: Callable[[], Callable], *, port: int, threads: int, workers: int = 1, log_level: str = "info"
+) -> None:
+    """Serve with gunicorn's threaded worker. The app is built inside the worker (after the fork)."""
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"0.0.0.0:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("timeout", 30)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("keepalive", 5)
+            self.cfg.set("loglevel", log_level.lower())
+            self.cfg.set("accesslog", None)
+            self.cfg.set("limit_request_line", 8190)
+
+        def load(self) -> Callable:
+            return wsgi_factory()
+
+    _Server().run()

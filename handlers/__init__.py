@@ -1,0 +1,12 @@
+"""Bolt listeners. Each module has one register(); all are wired here."""
+
+from slack_bolt import App
+
+from bot.app import Services
+from handlers import interview, ladder, share
+
+
+def register_all(app: App, services: Services) -> None:
+    ladder.register(app, services)
+    interview.register(app, services)
+    share.register(app, services)

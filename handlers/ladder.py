@@ -1,0 +1,12 @@
+"""/ladder: answered from the ack with local content."""
+
+from slack_bolt import Ack, App
+
+from bot.app import Services
+
+
+def register(app: App, services: Services) -> None:
+    @app.command("/ladder")
+    def ladder(ack: Ack, command: dict) -> None:
+        ack(**services.answers.ladder(command.get("text", "")).as_ack())
+        services.people.seen(command.get("team_id"), command.get("user_id"), command.get("team_domain"))

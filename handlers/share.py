@@ -1,0 +1,48 @@
+"""Buttons on answers: share in channel, open another view, different questions.
+
+Each acks at once; the reply goes through the response_url in a lazy listener, off the ack path.
+"""
+
+from slack_bolt import Ack, App, Respond
+
+from bot.answers import attributed
+from bot.app import Services
+from bot.ids import ActionId
+
+
+def _ack(ack: Ack) -> None:
+    ack()
+
+
+def _action_value(body: dict) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value") or "")
+
+
+def register(app: App, services: Services) -> None:
+    def share(body: dict, respond: Respond) -> None:
+        value = _action_value(body)
+        message = services.answers.shared(value)
+        if message is None:
+            respond(
+                text="That answer can no longer be shared; run the command again.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        user = (body.get("user") or {}).get("id", "")
+        label = "/" + value.replace(":", " ", 1) if value.startswith("ladder:") else "/interview"
+        shared = attributed(message, user, label)
+        respond(text=shared.text, blocks=list(shared.blocks), response_type="in_channel", replace_original=False)
+
+    def open_view(body: dict, respond: Respond) -> None:
+        message = services.answers.ladder(_action_value(body))
+        respond(text=message.text, blocks=list(message.blocks), replace_original=True)
+
+    def more_questions(body: dict, respond: Respond) -> None:
+        message = services.answers.interview(_action_value(body))
+        respond(text=message.text, blocks=list(message.blocks), replace_original=True)
+
+    app.action(ActionId.SHARE)(ack=_ack, lazy=[share])
+    app.action(ActionId.LADDER_OPEN)(ack=_ack, lazy=[open_view])
+    app.action(ActionId.INTERVIEW_MORE)(ack=_ack, lazy=[more_questions])
