@@ -459,10 +459,11 @@ def _read_track(loader: _Loader_, doc: _Node | None):
         summary=_get(t, "summary", lambda n: n.text(PARAGRAPH_MAX), ""),
     )
     sources = []
-    for node in top["sources"].items(1) if "sources" in top else []:
+    source_nodes = top["sources"].items(1) if "sources" in top else []
+    for node in source_nodes:
         m = node.mapping(("file", "title"))
         sources.append(Source(_get(m, "file", lambda n: n.text(200), ""), _get(m, "title", lambda n: n.text(300), "")))
-    loader.unique([(node, s.file) for node, s in zip(top["sources"].items(), sources, strict=False)], "source")
+    loader.unique(list(zip(source_nodes, [s.file for s in sources], strict=False)), "source")
     loader.sources = {s.file for s in sources if s.file}
 
     dimensions = []

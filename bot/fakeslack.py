@@ -107,7 +107,13 @@ class FakeSlack:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path.startswith("/_fake/calls"):
+                parsed = urlparse(self.path)
+                if parsed.path.startswith("/api/"):  # Slack accepts GET with query parameters too
+                    query = parsed.query.encode()
+                    headers = {**dict(self.headers), "Content-Type": "application/x-www-form-urlencoded"}
+                    status, body, extra = fake._api(parsed.path[len("/api/") :], query, headers)
+                    self._send(status, body, extra)
+                elif self.path.startswith("/_fake/calls"):
                     with fake._lock:
                         data = [{"method": c.method, "params": c.params, "status": c.status} for c in fake.calls]
                     self._send(200, {"ok": True, "calls": data})
@@ -191,6 +197,7 @@ class FakeSlack:
             self.responses.clear()
             self.uploads.clear()
             self.messages.clear()
+            self.users.clear()
             self._faults.clear()
             self._delays.clear()
 

@@ -1,0 +1,80 @@
+"""Configuration: missing or wrong values stop start-up with a message saying what to set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "s3cr3t"}
+
+
+def test_defaults():
+    settings = Settings.from_env(GOOD)
+    assert settings.port == 3000
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("ladderbot.sqlite3")
+    assert settings.show_compensation is False
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        ({**GOOD, "SLACK_BOT_TOKEN": "xoxp-user"}, "must be a bot token"),
+        ({**GOOD, "PORT": "eighty"}, "PORT must be a port number"),
+        ({**GOOD, "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
+        ({**GOOD, "DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
+        ({**GOOD, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL must be an http(s) URL"),
+        ({**GOOD, "CONTENT_DIR": "/no/such/dir"}, "CONTENT_DIR points to"),
+        ({**GOOD, "SHOW_COMPENSATION": "maybe"}, "SHOW_COMPENSATION must be true or false"),
+    ],
+)
+def test_bad_settings_say_what_to_set(env, expected):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert expected in str(info.value)
+    assert "README.md" in str(info.value)
+
+
+def test_database_urls_are_normalised():
+    assert (
+        Settings.from_env({**GOOD, "DATABASE_URL": "postgres://u:p@h/db"}).database_url
+        == "postgresql+psycopg://u:p@h/db"
+    )
+    assert Settings.from_env({**GOOD, "DATABASE_URL": "postgresql://h/db"}).database_url == "postgresql+psycopg://h/db"
+
+
+def test_secrets_never_appear_in_repr():
+    settings = Settings.from_env({**GOOD, "DATABASE_URL": "postgresql://user:hunter2@db/x"})
+    text = repr(settings)
+    assert "s3cr3t" not in text and "xoxb-1-2-3" not in text and "hunter2" not in text
+
+
+def test_serve_without_tokens_stops_with_a_clear_message():
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN is not set" in result.stderr
+    assert "SLACK_SIGNING_SECRET is not set" in result.stderr
+    assert "README.md" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_broken_content_names_the_problem(tmp_path):
+    (tmp_path / "track.yaml").write_text("track: {}\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", **GOOD, "CONTENT_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"{tmp_path}/levels.yaml: (top): file is missing" in result.stderr
+    assert f"{tmp_path}/track.yaml: track.id: missing" in result.stderr

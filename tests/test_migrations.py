@@ -1,0 +1,53 @@
+"""Migrations run up and down on SQLite and PostgreSQL, and match the models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from bot import db
+from bot.models import Base
+
+
+def test_upgrade_downgrade_upgrade(database_url):
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    try:
+        assert {"workspaces", "people", "alembic_version"} <= set(inspect(engine).get_table_names())
+        db.downgrade(database_url, "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        db.migrate(database_url)
+        assert db.database_ok(engine) == (True, "0001_baseline")
+    finally:
+        engine.dispose()
+
+
+def test_models_match_migrations(database_url):
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_person_upsert_is_idempotent(database_url):
+    from bot import repo
+
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    factory = db.make_session_factory(engine)
+    try:
+        for _ in range(3):
+            with factory.begin() as session:
+                repo.record_person_seen(session, "T1", "U1")
+        with factory() as session:
+            person = repo.get_person(session, "T1", "U1")
+            assert person is not None and person.first_seen_at.tzinfo is not None
+            assert person.last_seen_at >= person.first_seen_at
+            assert repo.get_person(session, "T2", "U1") is None  # nothing crosses workspaces
+    finally:
+        engine.dispose()
