@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import repo
 from bot.answers import Answers
+from bot.clock import NudgeClock
 from bot.config import Settings
 from bot.content import Content
 from bot.people import PeopleRecorder
@@ -33,6 +36,7 @@ class Services:
     engine: Engine
     session_factory: sessionmaker[Session]
     people: PeopleRecorder
+    clock: NudgeClock
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -58,14 +62,42 @@ def build_services(
     executor: ThreadPoolExecutor | None = None,
 ) -> Services:
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="ladderbot-bg")
+    client = make_web_client(settings)
+
+    def welcome(team_id: str, user_id: str) -> None:
+        send_welcome(session_factory, client, team_id, user_id)
+
     return Services(
         settings=settings,
         content=content,
         answers=Answers(content, show_compensation=settings.show_compensation),
         engine=engine,
         session_factory=session_factory,
-        people=PeopleRecorder(session_factory, executor),
+        people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
+        clock=NudgeClock(session_factory, client, content),
     )
+
+
+def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team_id: str, user_id: str) -> None:
+    """The first time someone uses the bot: learn their time zone and DM them a welcome, once."""
+    from bot.growth import set_timezone
+    from bot.render_growth import build_welcome
+
+    try:
+        tz = (client.users_info(user=user_id).get("user") or {}).get("tz") or ""
+    except SlackApiError:  # no time zone yet is fine: plans fall back to UTC until user_change tells us
+        tz = ""
+    channel = client.conversations_open(users=user_id)["channel"]["id"]
+    with session_factory.begin() as session:
+        person = repo.get_person(session, team_id, user_id)
+        if person is None:
+            return
+        person.dm_channel_id = channel
+        set_timezone(session, person, tz)
+        first = repo.claim_welcome(session, person.id)
+    if first:
+        message = build_welcome()
+        client.chat_postMessage(channel=channel, text=message.text, blocks=list(message.blocks))
 
 
 class _DropClientTokenWarning(logging.Filter):

@@ -40,15 +40,81 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def wsgi_factory():
         from bot.app import build_services, create_app
+        from bot.clock import start_scheduler
         from bot.server import LadderbotWSGI
 
         engine = db.make_engine(settings.database_url)
         services = build_services(settings, content, engine, db.make_session_factory(engine))
-        return LadderbotWSGI(create_app(services), services)
+        app = create_app(services)
+        if not args.no_clock:
+            # inside the one worker process: exactly one clock per server (and passes are idempotent anyway)
+            start_scheduler(services.clock, blocking=False)
+        return LadderbotWSGI(app, services)
 
     from bot.server import run_gunicorn
 
     run_gunicorn(wsgi_factory, port=settings.port, threads=settings.web_threads, log_level=settings.log_level)
+    return 0
+
+
+def _clock_from_env():
+    from bot import db
+    from bot.app import make_web_client
+    from bot.clock import NudgeClock
+
+    settings = Settings.from_env()
+    content = load_content(settings.content_dir)
+    _setup_logging(settings.log_level)
+    if settings.database_url.startswith("sqlite"):
+        db.migrate(settings.database_url)
+    engine = db.make_engine(settings.database_url)
+    return NudgeClock(db.make_session_factory(engine), make_web_client(settings), content)
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    try:
+        clock = _clock_from_env()
+    except ConfigError as exc:
+        return _fail(f"ladderbot clock cannot start:\n{exc}")
+    except ContentError as exc:
+        return _fail("ladderbot clock cannot start: the content folder is invalid\n  " + "\n  ".join(exc.problems))
+    from bot.clock import start_scheduler
+
+    logging.getLogger(__name__).info("clock started: one nudge pass a minute")
+    try:
+        start_scheduler(clock, blocking=True)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+def cmd_run_due(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    try:
+        clock = _clock_from_env()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except ContentError as exc:
+        return _fail("the content folder is invalid:\n  " + "\n  ".join(exc.problems))
+    at = None
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+        except ValueError:
+            return _fail(f"--at takes an ISO time such as 2026-11-30T09:00:00Z, got {args.at!r}")
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    report = clock.run_pass(at, dry_run=args.dry_run)
+    if args.dry_run:
+        for user, week, prompt in report.would_send:
+            print(f"{user}\t{week}\t{prompt}")
+        print(f"{len(report.would_send)} due (dry run: nothing sent)")
+    else:
+        print(
+            f"scheduled {report.scheduled}, sent {report.sent}, recovered {report.recovered}, "
+            f"retrying {report.retrying}, failed {report.failed}, missed {report.missed}, "
+            f"reminders {report.reminders}"
+        )
     return 0
 
 
@@ -166,7 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the HTTP server for Slack (POST /slack/events, GET /healthz)")
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: $PORT or 3000)")
+    p.add_argument("--no-clock", action="store_true", help="do not run the nudge clock in this process")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("clock", help="run the nudge clock (one pass a minute)")
+    p.set_defaults(func=cmd_clock)
+
+    p = sub.add_parser("nudges", help="nudge tools")
+    nudges_sub = p.add_subparsers(dest="nudges_cmd", required=True)
+    c = nudges_sub.add_parser("run-due", help="run one nudge pass now")
+    c.add_argument("--at", help="pretend it is this UTC time (ISO 8601)")
+    c.add_argument("--dry-run", action="store_true", help="list who would get what; send nothing")
+    c.set_defaults(func=cmd_run_due)
 
     p = sub.add_parser("migrate", help="upgrade the database schema (Alembic)")
     p.add_argument("revision", nargs="?", default="head")

@@ -31,7 +31,7 @@ SECTION_BUDGET = 2800  # a dimension's points together, leaving room for the hea
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 REQUIRED_FILES = ("track.yaml", "levels.yaml", "areas.yaml", "interview.yaml")
-OPTIONAL_FILES = ("transitions.yaml", "responsibilities.yaml", "roadmap.yaml")
+OPTIONAL_FILES = ("transitions.yaml", "responsibilities.yaml", "roadmap.yaml", "nudges.yaml")
 
 
 class ContentError(Exception):
@@ -173,6 +173,20 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class Prompt:
+    """A weekly growth prompt: for an area at a level, or for a step from one level to the next."""
+
+    id: str
+    source: str
+    text: str
+    why: str
+    area: str = ""
+    level: str = ""
+    from_level: str = ""
+    to_level: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Track:
     id: str
     name: str
@@ -199,6 +213,7 @@ class Content:
     questions: tuple[Question, ...]
     compensation_note: str = ""
     compensation_source: str = ""
+    prompts: tuple[Prompt, ...] = ()
     _by_id: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -208,6 +223,7 @@ class Content:
             dimension={x.id: x for x in self.dimensions},
             topic={x.id: x for x in self.topics},
             source={x.file: x for x in self.sources},
+            prompt={x.id: x for x in self.prompts},
         )
 
     def level(self, level_id: str) -> Level:
@@ -224,6 +240,9 @@ class Content:
 
     def source(self, file: str) -> Source:
         return self._by_id["source"][file]
+
+    def prompt(self, prompt_id: str) -> Prompt | None:
+        return self._by_id["prompt"].get(prompt_id)
 
     def next_level(self, level: Level) -> Level | None:
         return self.levels[level.rank + 1] if level.rank + 1 < len(self.levels) else None
@@ -415,6 +434,7 @@ def load_content(directory: str | Path) -> Content:
     core, core_source, tagged = _read_responsibilities(loader, docs["responsibilities.yaml"])
     roadmap = _read_roadmap(loader, docs["roadmap.yaml"])
     topics, questions = _read_interview(loader, docs["interview.yaml"])
+    prompts = _read_prompts(loader, docs["nudges.yaml"], {a.id for a in areas})
     _check_vocabulary(loader, levels, areas, dimensions, topics, docs)
 
     if loader.problems.items:
@@ -435,6 +455,7 @@ def load_content(directory: str | Path) -> Content:
         questions=questions,
         compensation_note=comp_note,
         compensation_source=comp_source,
+        prompts=prompts,
     )
 
 
@@ -772,6 +793,40 @@ def _read_interview(loader: _Loader_, doc: _Node | None):
         )
     loader.unique([(n, q.id) for n, q in zip(q_nodes, questions, strict=False)], "question id")
     return tuple(topics), tuple(questions)
+
+
+def _read_prompts(loader: _Loader_, doc: _Node | None, area_ids: set[str]) -> tuple[Prompt, ...]:
+    if doc is None:
+        return ()
+    top = doc.mapping(("prompts",))
+    if not top or "prompts" not in top:
+        return ()
+    nodes = top["prompts"].items(1)
+    out: list[Prompt] = []
+    for node in nodes:
+        m = node.mapping(("id", "source", "text", "why"), ("area", "level", "from", "to"))
+        if m is None:
+            continue
+        kinds = ("area" in m and "level" in m, "from" in m and "to" in m)
+        if kinds.count(True) != 1 or len(m) != 6:
+            node.error("needs either area and level, or from and to")
+        area = _get(m, "area", lambda n: n.text(40), "")
+        if area and area not in area_ids:
+            m["area"].error(f"unknown area '{area}'")
+        out.append(
+            Prompt(
+                id=_get(m, "id", _Node.ident, ""),
+                source=_get(m, "source", loader.source, ""),
+                text=_get(m, "text", lambda n: n.text(POINT_MAX), ""),
+                why=_get(m, "why", lambda n: n.text(POINT_MAX), ""),
+                area=area,
+                level=_get(m, "level", loader.level_ref, ""),
+                from_level=_get(m, "from", loader.level_ref, ""),
+                to_level=_get(m, "to", loader.level_ref, ""),
+            )
+        )
+    loader.unique([(n, p.id) for n, p in zip(nodes, out, strict=False)], "prompt id")
+    return tuple(out)
 
 
 def _check_vocabulary(loader: _Loader_, levels, areas, dimensions, topics, docs) -> None:

@@ -409,6 +409,21 @@ class FakeSlack:
                 return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "channel": {"id": "D" + users[0][1:]}}
 
+    def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        limit = int(params.get("limit") or 100)
+        with self._lock:
+            found = [dict(m) for (c, _), m in self.messages.items() if c == channel]
+        found.sort(key=lambda m: m["ts"], reverse=True)
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            for m in found:
+                m.pop("metadata", None)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def messages_to(self, channel: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [m for (c, _), m in sorted(self.messages.items(), key=lambda kv: kv[0][1]) if c == channel]
+
     def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user", "")))
         if user is None:

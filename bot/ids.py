@@ -7,3 +7,34 @@ class ActionId(StrEnum):
     SHARE = "share_in_channel"
     LADDER_OPEN = "ladder_open"
     INTERVIEW_MORE = "interview_more"
+    NUDGE_DONE = "nudge_done"
+    NUDGE_SKIP = "nudge_skip"
+    NUDGE_SNOOZE = "nudge_snooze"
+    NUDGE_REFLECT = "nudge_reflect"
+    GROWTH_SETUP_OPEN = "growth_setup_open"
+    GROWTH_PAUSE = "growth_pause"
+    GROWTH_RESUME = "growth_resume"
+    GROWTH_FORGET_CONFIRM = "growth_forget_confirm"
+    GROWTH_FORGET_CANCEL = "growth_forget_cancel"
+    SETUP_LEVEL = "setup_level"
+    SETUP_TARGET = "setup_target"
+    SETUP_FOCUS = "setup_focus"
+    SETUP_WEEKDAY = "setup_weekday"
+    SETUP_TIME = "setup_time"
+    REFLECTION_TEXT = "reflection_text"
+    REFLECTION_SHARED = "reflection_shared"
+
+
+class CallbackId(StrEnum):
+    GROWTH_SETUP = "growth_setup"
+    REFLECTION = "reflection"
+
+
+class BlockId(StrEnum):
+    SETUP_LEVEL = "setup_level"
+    SETUP_TARGET = "setup_target"
+    SETUP_FOCUS = "setup_focus"
+    SETUP_WEEKDAY = "setup_weekday"
+    SETUP_TIME = "setup_time"
+    REFLECTION_TEXT = "reflection_text"
+    REFLECTION_SHARED = "reflection_shared"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,8 +21,14 @@ class PeopleRecorder:
     upsert to the executor; later commands only check an in-memory set.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], executor: Executor):
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        executor: Executor,
+        on_new_person: Callable[[str, str], None] | None = None,
+    ):
         self._session_factory = session_factory
+        self._on_new_person = on_new_person
         self._executor = executor
         self._known: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -39,8 +46,14 @@ class PeopleRecorder:
     def _save(self, team_id: str, user_id: str, domain: str | None) -> None:
         try:
             with self._session_factory.begin() as session:
-                repo.record_person_seen(session, team_id, user_id, domain=domain)
+                created = repo.record_person_seen(session, team_id, user_id, domain=domain)
+            if created and self._on_new_person is not None:
+                self._on_new_person(team_id, user_id)
         except Exception:
             logger.exception("could not record person %s/%s; will retry on their next command", team_id, user_id)
-            with self._lock:
-                self._known.discard((team_id, user_id))
+            self.forget(team_id, user_id)
+
+    def forget(self, team_id: str, user_id: str) -> None:
+        """After /growth forget, the next use counts as a first use again."""
+        with self._lock:
+            self._known.discard((team_id, user_id))

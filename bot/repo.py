@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from bot.models import Person, Workspace, utcnow
 
 
-def _insert_ignoring_conflict(session: Session, model, values: dict, index_elements: list[str]) -> None:
+def _insert_ignoring_conflict(session: Session, model, values: dict, index_elements: list[str]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on either backend, so concurrent first uses never fail."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements))
+    result = session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements))
+    return bool(result.rowcount)
 
 
 def ensure_workspace(session: Session, team_id: str, domain: str | None = None) -> int:
@@ -27,11 +28,12 @@ def ensure_workspace(session: Session, team_id: str, domain: str | None = None) 
 
 def record_person_seen(
     session: Session, team_id: str, user_id: str, *, domain: str | None = None, now: datetime | None = None
-) -> None:
-    """Remember that a person used the bot (creating their workspace and person rows if new)."""
+) -> bool:
+    """Remember that a person used the bot (creating their workspace and person rows if new).
+    True when this call created the person."""
     now = now or utcnow()
     workspace_id = ensure_workspace(session, team_id, domain)
-    _insert_ignoring_conflict(
+    created = _insert_ignoring_conflict(
         session,
         Person,
         {"workspace_id": workspace_id, "user_id": user_id, "first_seen_at": now, "last_seen_at": now},
@@ -40,6 +42,15 @@ def record_person_seen(
     session.execute(
         update(Person).where(Person.workspace_id == workspace_id, Person.user_id == user_id).values(last_seen_at=now)
     )
+    return created
+
+
+def claim_welcome(session: Session, person_id: int, now: datetime | None = None) -> bool:
+    """Mark a person welcomed; True only for the one caller that did it (so the welcome DM goes once)."""
+    result = session.execute(
+        update(Person).where(Person.id == person_id, Person.welcomed_at.is_(None)).values(welcomed_at=now or utcnow())
+    )
+    return bool(result.rowcount)
 
 
 def get_person(session: Session, team_id: str, user_id: str) -> Person | None:

@@ -3,10 +3,11 @@
 from slack_bolt import App
 
 from bot.app import Services
-from handlers import interview, ladder, share
+from handlers import growth, interview, ladder, share
 
 
 def register_all(app: App, services: Services) -> None:
     ladder.register(app, services)
     interview.register(app, services)
     share.register(app, services)
+    growth.register(app, services)

@@ -1,7 +1,6 @@
 """Alembic environment: the URL comes from bot.config (or the caller), never from alembic.ini."""
 
 from alembic import context
-from sqlalchemy import pool
 
 from bot.config import Settings
 from bot.db import make_engine
@@ -29,8 +28,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_url())
-    engine.pool = pool.NullPool(engine.pool._creator)  # one short-lived connection for the migration
+    engine = make_engine(_url(), pooled=False)  # one short-lived connection for the migration
     with engine.connect() as connection:
         context.configure(
             connection=connection,

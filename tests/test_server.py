@@ -33,12 +33,15 @@ def test_health_reports_database_and_content(server):
     body = reply.json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
-    assert body["database"]["detail"] == "0001_baseline"
+    assert body["database"]["detail"] == "0002_growth_plans"
     assert body["content"]["levels"] == 5
 
 
 def test_ladder_senior_answers_in_the_ack_with_every_dimension(server, fake_slack, content):
-    message = ack_message(server.sender.command("/ladder", "senior"))
+    ack_message(server.sender.command("/ladder", "", user_id="UKNOWN1"))  # a first use: welcomed in the background
+    fake_slack.wait_for_calls("chat.postMessage", 1)
+    fake_slack.reset()
+    message = ack_message(server.sender.command("/ladder", "senior", user_id="UKNOWN1"))
     senior = content.level("senior")
     rendered = all_text(message)
     assert senior.title in rendered

@@ -1,0 +1,362 @@
+"""Growth plans: the service behind /growth, the modal, the App Home and the clock.
+
+Functions take a session and never commit; the caller owns the unit of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot import repo
+from bot.content import Content
+from bot.models import Delivery, Person, Plan, Reflection, Workspace, utcnow
+from bot.schedule import describe, next_occurrence
+
+DEFAULT_WEEKDAY = 0
+DEFAULT_TIME = "10:00"
+MAX_FOCUS = 3
+ANSWERED = ("done",)
+
+
+class GrowthError(Exception):
+    """A request we refuse, with a message for the person."""
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What a person sees of their plan: plain values for the builders."""
+
+    level: str
+    target: str
+    focus: tuple[str, ...]
+    weekday: int
+    local_time: str
+    tz: str
+    state: str  # active, paused, stopped, unreachable
+    next_due: str  # described in the person's own zone, or ""
+    paused_until: str
+    unreachable_reason: str
+
+
+def ensure_person(session: Session, team_id: str, user_id: str) -> Person:
+    repo.record_person_seen(session, team_id, user_id)
+    person = repo.get_person(session, team_id, user_id)
+    assert person is not None
+    return person
+
+
+def get_plan(session: Session, person: Person) -> Plan | None:
+    return session.execute(select(Plan).where(Plan.person_id == person.id)).scalar_one_or_none()
+
+
+def plan_state(plan: Plan, now: datetime) -> str:
+    if plan.unreachable_reason:
+        return "unreachable"
+    if plan.stopped:
+        return "stopped"
+    if plan.paused_until and plan.paused_until > now:
+        return "paused"
+    return "active"
+
+
+def view_of(plan: Plan, now: datetime) -> PlanView:
+    state = plan_state(plan, now)
+    return PlanView(
+        level=plan.level,
+        target=plan.target,
+        focus=tuple(plan.focus_areas),
+        weekday=plan.weekday,
+        local_time=plan.local_time,
+        tz=plan.tz,
+        state=state,
+        next_due=describe(plan.next_due_at, plan.tz) if plan.next_due_at and state in ("active", "paused") else "",
+        paused_until=describe(plan.paused_until, plan.tz) if state == "paused" and plan.paused_until else "",
+        unreachable_reason=plan.unreachable_reason or "",
+    )
+
+
+def reschedule(plan: Plan, now: datetime) -> None:
+    """Recompute the next due time from the local weekday and time; None takes the plan out of the index."""
+    plan.updated_at = now
+    if plan.stopped or plan.unreachable_reason:
+        plan.next_due_at = None
+        return
+    after = max(now, plan.paused_until) if plan.paused_until else now
+    plan.next_due_at = next_occurrence(plan.weekday, plan.local_time, plan.tz, after)
+
+
+def default_target(content: Content, level: str) -> str:
+    found = content.level(level)
+    higher = content.next_level(found)
+    return higher.id if higher else found.id
+
+
+def check_plan_values(content: Content, level: str, target: str, focus: list[str]) -> None:
+    order = [lv.id for lv in content.levels]
+    if order.index(target) < order.index(level):
+        raise GrowthError(
+            f"Your target ({content.level(target).name}) is below your level "
+            f"({content.level(level).name}). Pick a target at or above your level."
+        )
+    if not 1 <= len(focus) <= MAX_FOCUS:
+        raise GrowthError(f"Pick one to {MAX_FOCUS} focus areas.")
+    if len(set(focus)) != len(focus):
+        raise GrowthError("Each focus area only once, please.")
+
+
+def save_plan(
+    session: Session,
+    content: Content,
+    person: Person,
+    *,
+    level: str,
+    target: str | None,
+    focus: list[str],
+    weekday: int | None = None,
+    local_time: str | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """Create or replace a plan (the setup modal and /growth setup)."""
+    now = now or utcnow()
+    target = target or default_target(content, level)
+    check_plan_values(content, level, target, focus)
+    plan = get_plan(session, person)
+    if plan is None:
+        plan = Plan(
+            person_id=person.id,
+            created_at=now,
+            weekday=DEFAULT_WEEKDAY,
+            local_time=DEFAULT_TIME,
+            tz=person.tz or "UTC",
+            stopped=False,
+        )
+        session.add(plan)
+    plan.level, plan.target, plan.focus = level, target, ",".join(focus)
+    if weekday is not None:
+        plan.weekday = weekday
+    if local_time is not None:
+        plan.local_time = local_time
+    plan.stopped = False
+    plan.unreachable_reason = None
+    reschedule(plan, now)
+    session.flush()
+    return plan
+
+
+def require_plan(session: Session, person: Person) -> Plan:
+    plan = get_plan(session, person)
+    if plan is None:
+        raise GrowthError("You have no growth plan yet. Start one with `/growth setup` or `/growth level <level>`.")
+    return plan
+
+
+def update_plan(session: Session, content: Content, person: Person, now: datetime | None = None, **changes) -> Plan:
+    """Change parts of a plan (level, target, focus, weekday, local_time), creating one if needed."""
+    now = now or utcnow()
+    plan = get_plan(session, person)
+    if plan is None:
+        level = changes.get("level") or content.levels[0].id
+        focus = changes.get("focus") or [content.growth_areas[0].id]
+        return save_plan(
+            session,
+            content,
+            person,
+            level=level,
+            target=changes.get("target"),
+            focus=focus,
+            weekday=changes.get("weekday"),
+            local_time=changes.get("local_time"),
+            now=now,
+        )
+    level = changes.get("level", plan.level)
+    target = changes.get("target", plan.target)
+    if "level" in changes and "target" not in changes:
+        order = [lv.id for lv in content.levels]
+        if order.index(target) <= order.index(level):
+            target = default_target(content, level)
+    focus = changes.get("focus", plan.focus_areas)
+    check_plan_values(content, level, target, focus)
+    plan.level, plan.target, plan.focus = level, target, ",".join(focus)
+    plan.weekday = changes.get("weekday", plan.weekday)
+    plan.local_time = changes.get("local_time", plan.local_time)
+    reschedule(plan, now)
+    return plan
+
+
+def pause(session: Session, person: Person, weeks: int, now: datetime | None = None) -> Plan:
+    now = now or utcnow()
+    plan = require_plan(session, person)
+    plan.paused_until = now + timedelta(weeks=weeks)
+    reschedule(plan, now)
+    return plan
+
+
+def resume(session: Session, person: Person, now: datetime | None = None) -> Plan:
+    now = now or utcnow()
+    plan = require_plan(session, person)
+    plan.paused_until = None
+    plan.stopped = False
+    plan.unreachable_reason = None
+    reschedule(plan, now)
+    return plan
+
+
+def stop(session: Session, person: Person, now: datetime | None = None) -> Plan:
+    plan = require_plan(session, person)
+    plan.stopped = True
+    reschedule(plan, now or utcnow())
+    return plan
+
+
+def set_timezone(session: Session, person: Person, tz: str, now: datetime | None = None) -> None:
+    """A changed Slack time zone moves the next nudge to the same local time in the new zone."""
+    if not tz or person.tz == tz:
+        return
+    person.tz = tz
+    plan = get_plan(session, person)
+    if plan is not None and plan.tz != tz:
+        plan.tz = tz
+        reschedule(plan, now or utcnow())
+
+
+def deliveries_of(session: Session, person: Person, limit: int = 200) -> list[Delivery]:
+    return list(
+        session.execute(
+            select(Delivery).where(Delivery.person_id == person.id).order_by(Delivery.due_at.desc()).limit(limit)
+        ).scalars()
+    )
+
+
+def reflections_of(session: Session, person: Person, limit: int = 5) -> list[Reflection]:
+    return list(
+        session.execute(
+            select(Reflection)
+            .where(Reflection.person_id == person.id)
+            .order_by(Reflection.created_at.desc(), Reflection.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def streak(deliveries: list[Delivery], reflected: set[int], now: datetime) -> int:
+    """Consecutive weekly nudges answered (done or reflected), newest first. The newest nudge, still open
+    this week, and weeks that were skipped on purpose or missed while the bot was down do not break it."""
+    count = 0
+    weekly = [d for d in deliveries if not d.week_key.startswith("now-") and d.status in ("sent", "missed")]
+    for index, delivery in enumerate(weekly):
+        answered = delivery.answer in ANSWERED or delivery.id in reflected
+        if answered:
+            count += 1
+        elif delivery.status == "missed" or delivery.answer == "skipped":
+            continue
+        elif index == 0 and now - delivery.due_at < timedelta(days=7):
+            continue
+        else:
+            break
+    return count
+
+
+def reflected_delivery_ids(session: Session, person: Person) -> set[int]:
+    rows = session.execute(
+        select(Reflection.delivery_id).where(Reflection.person_id == person.id, Reflection.delivery_id.is_not(None))
+    )
+    return {r for (r,) in rows}
+
+
+def has_reflection(session: Session, delivery_id: int) -> bool:
+    return (
+        session.execute(select(Reflection.id).where(Reflection.delivery_id == delivery_id).limit(1)).first() is not None
+    )
+
+
+def add_reflection(session: Session, person: Person, delivery_id: int | None, text: str, shared: bool) -> Reflection:
+    if delivery_id is not None:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.person_id != person.id:
+            raise GrowthError("That nudge is not yours.")
+    reflection = Reflection(
+        person_id=person.id, delivery_id=delivery_id, text=text.strip()[:3000], shared=shared, created_at=utcnow()
+    )
+    session.add(reflection)
+    session.flush()
+    return reflection
+
+
+def answer_delivery(
+    session: Session, person: Person, delivery_id: int, answer: str, now: datetime | None = None
+) -> Delivery:
+    """Record Done / Skip / Remind me tomorrow on a person's own nudge."""
+    now = now or utcnow()
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.person_id != person.id:
+        raise GrowthError("That nudge is not yours.")
+    delivery.answer = answer
+    delivery.answered_at = now
+    if answer == "snoozed":
+        delivery.remind_at = now + timedelta(days=1)
+        delivery.reminded_at = None
+    else:
+        delivery.remind_at = None
+    return delivery
+
+
+def export(session: Session, person: Person) -> dict:
+    """Everything stored about one person, as JSON-ready data."""
+    workspace = session.get(Workspace, person.workspace_id)
+    plan = get_plan(session, person)
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "team_id": workspace.team_id if workspace else None,
+        "user_id": person.user_id,
+        "first_seen_at": iso(person.first_seen_at),
+        "time_zone": person.tz,
+        "plan": None
+        if plan is None
+        else {
+            "level": plan.level,
+            "target": plan.target,
+            "focus": plan.focus_areas,
+            "weekday": plan.weekday,
+            "local_time": plan.local_time,
+            "time_zone": plan.tz,
+            "paused_until": iso(plan.paused_until),
+            "stopped": plan.stopped,
+            "unreachable_reason": plan.unreachable_reason,
+            "next_due_at": iso(plan.next_due_at),
+        },
+        "nudges": [
+            {
+                "week": d.week_key,
+                "prompt": d.prompt_id,
+                "due_at": iso(d.due_at),
+                "status": d.status,
+                "sent_at": iso(d.sent_at),
+                "answer": d.answer,
+                "answered_at": iso(d.answered_at),
+            }
+            for d in deliveries_of(session, person, limit=10_000)
+        ],
+        "reflections": [
+            {"text": r.text, "shared": r.shared, "created_at": iso(r.created_at), "nudge_id": r.delivery_id}
+            for r in reflections_of(session, person, limit=10_000)
+        ],
+    }
+
+
+def forget(session: Session, team_id: str, user_id: str) -> bool:
+    """Delete everything stored about one person. Children first, so it holds without FK cascades too."""
+    person = repo.get_person(session, team_id, user_id)
+    if person is None:
+        return False
+    session.execute(delete(Reflection).where(Reflection.person_id == person.id))
+    session.execute(delete(Delivery).where(Delivery.person_id == person.id))
+    session.execute(delete(Plan).where(Plan.person_id == person.id))
+    session.execute(delete(Person).where(Person.id == person.id))
+    return True
