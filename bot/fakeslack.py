@@ -371,6 +371,9 @@ class FakeSlack:
             "ts": ts,
             "bot_id": "BBOT",
         }
+        metadata = _json_param(params.get("metadata"))
+        if metadata:
+            message["metadata"] = metadata
         with self._lock:
             self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}

@@ -1,0 +1,352 @@
+"""The nudge clock: exactly one DM per person per week, on SQLite and PostgreSQL, through the fake Slack."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from bot import db, growth
+from bot.app import make_web_client
+from bot.clock import STALE_CLAIM, NudgeClock
+from bot.config import Settings
+from bot.models import Delivery, Person, Plan, Reflection
+
+MONDAY_10_UTC = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
+
+
+class World:
+    def __init__(self, database_url: str, fake, content):
+        db.migrate(database_url)
+        self.url = database_url
+        self.fake = fake
+        self.content = content
+        self.engine = db.make_engine(database_url)
+        self.engines = [self.engine]
+        self.sessions = db.make_session_factory(self.engine)
+        self.clock = self.new_clock()
+
+    def new_clock(self, **kwargs) -> NudgeClock:
+        """A clock as a fresh process would build it: its own engine and client."""
+        engine = db.make_engine(self.url)
+        self.engines.append(engine)
+        settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=self.fake.url)
+        return NudgeClock(db.make_session_factory(engine), make_web_client(settings), self.content, **kwargs)
+
+    def add(
+        self,
+        user: str,
+        *,
+        tz: str = "UTC",
+        weekday: int = 0,
+        at: str = "10:00",
+        level: str = "mid",
+        focus: tuple[str, ...] = ("security",),
+        now: datetime = MONDAY_10_UTC - timedelta(days=2),
+    ) -> None:
+        with self.sessions.begin() as session:
+            person = growth.ensure_person(session, "T0001", user)
+            person.tz = tz
+            growth.save_plan(
+                session,
+                self.content,
+                person,
+                level=level,
+                target=None,
+                focus=list(focus),
+                weekday=weekday,
+                local_time=at,
+                now=now,
+            )
+
+    def dms(self) -> Counter:
+        """chat.postMessage calls that Slack accepted, per DM channel."""
+        return Counter(
+            c.params.get("channel")
+            for c in self.fake.calls_to("chat.postMessage")
+            if c.status == 200 and c.response.get("ok")
+        )
+
+    def delivery(self, user: str) -> list[Delivery]:
+        with self.sessions() as session:
+            return list(
+                session.execute(
+                    select(Delivery).join(Person).where(Person.user_id == user).order_by(Delivery.due_at)
+                ).scalars()
+            )
+
+
+@pytest.fixture
+def world(database_url, fake_slack, content):
+    w = World(database_url, fake_slack, content)
+    yield w
+    for engine in w.engines:
+        engine.dispose()
+
+
+def test_one_dm_at_the_due_time_and_never_twice(world):
+    world.add("U1")
+    assert world.clock.run_pass(MONDAY_10_UTC - timedelta(minutes=1)).sent == 0
+    report = world.clock.run_pass(MONDAY_10_UTC)
+    assert (report.scheduled, report.sent) == (1, 1)
+    call = world.fake.calls_to("chat.postMessage")[0]
+    assert call.params["channel"] == "D1"
+    assert "Your growth prompt for this week" in call.params["text"]
+    [delivery] = world.delivery("U1")
+    assert delivery.status == "sent" and delivery.message_ts == call.response["ts"] and delivery.week_key == "2026-W49"
+    for minutes in (0, 1, 5, 60):  # later ticks, and a restarted clock, send nothing more
+        assert world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=minutes)).sent == 0
+    assert world.new_clock().run_pass(MONDAY_10_UTC + timedelta(minutes=2)).sent == 0
+    assert world.dms() == {"D1": 1}
+    assert len(world.fake.calls_to("conversations.open")) == 1
+    world.clock.run_pass(MONDAY_10_UTC + timedelta(days=7))  # next week: one more, DM channel reused
+    assert world.dms() == {"D1": 2}
+    assert len(world.fake.calls_to("conversations.open")) == 1
+
+
+def test_local_times_in_four_zones(world):
+    world.add("UB", tz="Europe/Berlin")
+    world.add("UN", tz="America/New_York")
+    world.add("UK", tz="Asia/Kolkata")
+    world.add("UA", tz="Pacific/Auckland")
+    sent_at = {}
+    moment = MONDAY_10_UTC - timedelta(days=2)
+    while moment < MONDAY_10_UTC + timedelta(days=1):
+        before = world.dms()
+        world.clock.run_pass(moment)
+        for channel in world.dms() - before:
+            sent_at[channel] = moment
+        moment += timedelta(minutes=30)
+    assert sent_at == {
+        "DB": datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+        "DN": datetime(2026, 11, 30, 15, 0, tzinfo=UTC),
+        "DK": datetime(2026, 11, 30, 4, 30, tzinfo=UTC),
+        "DA": datetime(2026, 11, 29, 21, 0, tzinfo=UTC),
+    }
+
+
+def test_through_a_dst_change(world):
+    start = datetime(2026, 10, 12, tzinfo=UTC)
+    world.add("UB", tz="Europe/Berlin", now=start)
+    hours = []
+    moment = start
+    while moment < datetime(2026, 11, 10, tzinfo=UTC):
+        before = world.dms()
+        world.clock.run_pass(moment)
+        if world.dms() != before:
+            hours.append(moment.astimezone(growth_zone("Europe/Berlin")).hour)
+        moment += timedelta(minutes=15)
+    assert hours == [10, 10, 10, 10, 10]  # 12, 19, 26 Oct (after the change), 2 and 9 Nov
+
+
+def growth_zone(name):
+    from bot.schedule import zone
+
+    return zone(name)
+
+
+def test_a_zone_change_moves_the_next_nudge(world):
+    world.add("U1", tz="Europe/Berlin")
+    with world.sessions.begin() as session:
+        person = session.execute(select(Person).where(Person.user_id == "U1")).scalar_one()
+        growth.set_timezone(session, person, "America/New_York", now=MONDAY_10_UTC - timedelta(days=1))
+    with world.sessions() as session:
+        plan = session.execute(select(Plan)).scalar_one()
+        assert plan.tz == "America/New_York" and plan.next_due_at == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+
+
+def test_rate_limited_then_sent_exactly_once(world):
+    world.add("U1")
+    world.fake.fail("chat.postMessage", status=429, retry_after=1, times=4)  # outlasts slack_sdk's 3 retries
+    report = world.clock.run_pass(MONDAY_10_UTC)
+    assert report.sent == 0 and report.retrying == 1
+    assert world.delivery("U1")[0].status == "pending"
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=2)).sent == 1
+    statuses = [c.status for c in world.fake.calls_to("chat.postMessage")]
+    assert statuses == [429, 429, 429, 429, 200]
+    assert world.dms() == {"D1": 1}
+
+
+def test_server_errors_for_a_while(world):
+    world.add("U1")
+    world.fake.fail("chat.postMessage", status=500, times=-1)
+    for minutes in (0, 1, 3):
+        world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=minutes))
+    assert world.dms() == {}
+    world.fake.clear_faults()
+    world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=30))
+    assert world.dms() == {"D1": 1}
+    assert world.delivery("U1")[0].status == "sent"
+
+
+def test_slow_slack_does_not_duplicate(world):
+    for i in range(6):
+        world.add(f"U{i}")
+    world.fake.slow("chat.postMessage", 0.2)
+    world.clock.run_pass(MONDAY_10_UTC)
+    assert world.dms() == {f"D{i}": 1 for i in range(6)}
+
+
+@pytest.mark.parametrize("flag,error", [({"deleted": True}, "user_disabled"), ({"is_bot": True}, "cannot_dm_bot")])
+def test_unreachable_people_are_marked_and_not_retried(world, flag, error):
+    world.fake.add_user("U1", **flag)
+    world.add("U1")
+    report = world.clock.run_pass(MONDAY_10_UTC)
+    assert report.failed == 1
+    with world.sessions() as session:
+        plan = session.execute(select(Plan)).scalar_one()
+        assert plan.unreachable_reason == error and plan.next_due_at is None
+    calls = len(world.fake.calls)
+    world.clock.run_pass(MONDAY_10_UTC + timedelta(days=7))
+    assert len(world.fake.calls) == calls  # nothing loops
+
+
+def test_down_for_a_day_sends_the_missed_week_once(world):
+    world.add("U1")
+    report = world.clock.run_pass(MONDAY_10_UTC + timedelta(days=1))
+    assert report.sent == 1
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(days=1, minutes=1)).sent == 0
+    assert [d.week_key for d in world.delivery("U1")] == ["2026-W49"]
+
+
+def test_more_than_a_few_days_late_is_recorded_as_missed(world):
+    world.add("U1")
+    report = world.clock.run_pass(MONDAY_10_UTC + timedelta(days=4))
+    assert report.missed == 1 and report.sent == 0
+    assert world.dms() == {}
+    world.clock.run_pass(MONDAY_10_UTC + timedelta(days=7))
+    assert [(d.week_key, d.status) for d in world.delivery("U1")] == [("2026-W49", "missed"), ("2026-W50", "sent")]
+
+
+def test_crash_after_slack_accepted_but_before_the_record(world):
+    """The clock died between chat.postMessage and recording the ts: the next pass finds the message in
+    the DM's history by its metadata and records it instead of sending it again."""
+    world.add("U1")
+    clock = world.clock
+    clock._schedule_due(MONDAY_10_UTC, type("R", (), {"scheduled": 0, "missed": 0})())
+    token, [delivery_id] = clock._claim(MONDAY_10_UTC)
+    with world.sessions.begin() as session:  # what the dead clock had done before dying
+        session.execute(select(Person)).scalar_one().dm_channel_id = "D1"
+    clock.client.chat_postMessage(
+        channel="D1",
+        text="nudge",
+        metadata={"event_type": "ladderbot_nudge", "event_payload": {"delivery_id": delivery_id}},
+    )
+    assert world.new_clock().run_pass(MONDAY_10_UTC + timedelta(minutes=1)).sent == 0  # claim not stale yet
+    report = world.new_clock().run_pass(MONDAY_10_UTC + STALE_CLAIM + timedelta(minutes=1))
+    assert report.recovered == 1 and report.sent == 0
+    assert world.dms() == {"D1": 1}
+    assert world.delivery("U1")[0].status == "sent"
+
+
+def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world):
+    world.add("U1")
+    clock = world.clock
+    clock._schedule_due(MONDAY_10_UTC, type("R", (), {"scheduled": 0, "missed": 0})())
+    clock._claim(MONDAY_10_UTC)  # ...and the process died here
+    report = world.new_clock().run_pass(MONDAY_10_UTC + STALE_CLAIM + timedelta(minutes=1))
+    assert report.sent == 1 and world.dms() == {"D1": 1}
+
+
+def test_two_clocks_at_once_send_each_nudge_once(world):
+    people = 60
+    for i in range(people):
+        world.add(f"U{i:03d}")
+    world.fake.slow("chat.postMessage", 0.005)
+    clocks = [world.new_clock(batch_size=7, send_workers=4) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def run(clock):
+        barrier.wait()
+        try:
+            clock.run_pass(MONDAY_10_UTC)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clocks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors and world.url.startswith("sqlite"):
+        # SQLite allows one writer: a clock that hit the lock simply finishes on its next tick
+        for clock in clocks:
+            clock.run_pass(MONDAY_10_UTC + timedelta(minutes=1))
+    else:
+        assert errors == []
+    assert world.dms() == {f"D{i:03d}": 1 for i in range(people)}
+
+
+def test_a_pass_with_nothing_due_is_one_indexed_query(world):
+    for i in range(50):
+        world.add(f"U{i}")
+    statements = []
+    clock = world.new_clock()
+    engine = clock.session_factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    clock.run_pass(MONDAY_10_UTC - timedelta(hours=1))
+    plan_queries = [s for s in statements if "FROM plans" in s]
+    assert len(plan_queries) == 1 and "plans.next_due_at <=" in plan_queries[0]
+
+
+def test_pause_resume_stop(world):
+    world.add("U1")
+    with world.sessions.begin() as session:
+        growth.pause(session, growth.ensure_person(session, "T0001", "U1"), 2, now=MONDAY_10_UTC - timedelta(days=1))
+    for week in range(2):
+        world.clock.run_pass(MONDAY_10_UTC + timedelta(days=7 * week))
+    assert world.dms() == {}
+    world.clock.run_pass(MONDAY_10_UTC + timedelta(days=14))
+    assert world.dms() == {"D1": 1}
+    with world.sessions.begin() as session:
+        growth.stop(session, growth.ensure_person(session, "T0001", "U1"))
+    world.clock.run_pass(MONDAY_10_UTC + timedelta(days=21))
+    assert world.dms() == {"D1": 1}
+
+
+def test_remind_me_tomorrow_sends_one_reminder(world):
+    world.add("U1")
+    world.clock.run_pass(MONDAY_10_UTC)
+    [delivery] = world.delivery("U1")
+    with world.sessions.begin() as session:
+        growth.answer_delivery(
+            session,
+            growth.ensure_person(session, "T0001", "U1"),
+            delivery.id,
+            "snoozed",
+            now=MONDAY_10_UTC + timedelta(minutes=5),
+        )
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(hours=20)).reminders == 0
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(days=1, minutes=6)).reminders == 1
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(days=1, minutes=7)).reminders == 0
+    texts = [c.params["text"] for c in world.fake.calls_to("chat.postMessage")]
+    assert len(texts) == 2 and texts[1].startswith("Reminder")
+
+
+def test_forget_leaves_nothing_behind(world):
+    world.add("U1")
+    world.add("U2")
+    world.clock.run_pass(MONDAY_10_UTC)
+    with world.sessions.begin() as session:
+        person = growth.ensure_person(session, "T0001", "U1")
+        growth.add_reflection(session, person, world.delivery("U1")[0].id, "learned a lot", shared=False)
+    with world.sessions.begin() as session:
+        assert growth.forget(session, "T0001", "U1")
+    with world.sessions() as session:
+        assert session.execute(select(func.count()).select_from(Person).where(Person.user_id == "U1")).scalar() == 0
+        for model in (Plan, Delivery, Reflection):
+            assert session.execute(select(func.count()).select_from(model)).scalar() == (
+                1 if model != Reflection else 0
+            )
+        assert session.execute(select(Person.user_id)).scalars().all() == ["U2"]
+
+
+def test_dry_run_sends_nothing(world):
+    world.add("U1")
+    report = world.clock.run_pass(MONDAY_10_UTC, dry_run=True)
+    assert [w[:2] for w in report.would_send] == [("U1", "2026-W49")]
+    assert world.fake.calls == [] and world.delivery("U1") == []
