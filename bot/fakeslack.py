@@ -160,7 +160,10 @@ class FakeSlack:
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client went away (killed in a test)
+                    pass
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True

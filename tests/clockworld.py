@@ -1,0 +1,77 @@
+"""A database with growth plans, a fake Slack and clocks, for the clock tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import db, growth
+from bot.app import make_web_client
+from bot.clock import NudgeClock
+from bot.config import Settings
+from bot.models import Delivery, Person
+
+MONDAY_10_UTC = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
+
+
+class World:
+    def __init__(self, database_url: str, fake, content):
+        db.migrate(database_url)
+        self.url = database_url
+        self.fake = fake
+        self.content = content
+        self.engine = db.make_engine(database_url)
+        self.engines = [self.engine]
+        self.sessions = db.make_session_factory(self.engine)
+        self.clock = self.new_clock()
+
+    def new_clock(self, **kwargs) -> NudgeClock:
+        """A clock as a fresh process would build it: its own engine and client."""
+        engine = db.make_engine(self.url)
+        self.engines.append(engine)
+        settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=self.fake.url)
+        return NudgeClock(db.make_session_factory(engine), make_web_client(settings), self.content, **kwargs)
+
+    def add(
+        self,
+        user: str,
+        *,
+        tz: str = "UTC",
+        weekday: int = 0,
+        at: str = "10:00",
+        level: str = "mid",
+        focus: tuple[str, ...] = ("security",),
+        now: datetime = MONDAY_10_UTC - timedelta(days=2),
+    ) -> None:
+        with self.sessions.begin() as session:
+            person = growth.ensure_person(session, "T0001", user)
+            person.tz = tz
+            growth.save_plan(
+                session,
+                self.content,
+                person,
+                level=level,
+                target=None,
+                focus=list(focus),
+                weekday=weekday,
+                local_time=at,
+                now=now,
+            )
+
+    def dms(self) -> Counter:
+        """chat.postMessage calls that Slack accepted, per DM channel."""
+        return Counter(
+            c.params.get("channel")
+            for c in self.fake.calls_to("chat.postMessage")
+            if c.status == 200 and c.response.get("ok")
+        )
+
+    def delivery(self, user: str) -> list[Delivery]:
+        with self.sessions() as session:
+            return list(
+                session.execute(
+                    select(Delivery).join(Person).where(Person.user_id == user).order_by(Delivery.due_at)
+                ).scalars()
+            )
