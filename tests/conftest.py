@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -84,6 +85,6 @@ def server(request: pytest.FixtureRequest, fake_slack_session: FakeSlack) -> Run
         from bot.db import migrate
 
         migrate(url)  # production runs `ladderbot migrate` as the release step
-    running = start_server(fake_slack_session.url, url)
+    running = start_server(fake_slack_session.url, url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"])
     yield running
     running.stop()

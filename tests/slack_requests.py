@@ -53,6 +53,9 @@ def block_action_body(
     user_id: str = "U0001",
     team_id: str = "T0001",
     response_url: str = "https://hooks.slack.test/actions/1",
+    channel_id: str = "C0001",
+    message_ts: str = "1700000000.000100",
+    container_type: str = "message",
 ) -> bytes:
     payload = {
         "type": "block_actions",
@@ -61,13 +64,13 @@ def block_action_body(
         "api_app_id": "A0001",
         "token": "verification-token-unused",
         "container": {
-            "type": "message",
-            "message_ts": "1700000000.000100",
-            "channel_id": "C0001",
-            "is_ephemeral": True,
+            "type": container_type,
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": channel_id.startswith("C"),
         },
         "trigger_id": "1337.42.abcdef",
-        "channel": {"id": "C0001", "name": "general"},
+        "channel": {"id": channel_id, "name": "general"},
         "response_url": response_url,
         "actions": [
             {
@@ -138,3 +141,46 @@ class SlackSender:
 
     def action(self, action_id: str, value: str, **kwargs: Any) -> Reply:
         return self.post(block_action_body(action_id, value, **kwargs))
+
+
+def view_submission_body(
+    callback_id: str, values: dict, *, private_metadata: str = "", user_id: str = "U0001", team_id: str = "T0001"
+) -> bytes:
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": team_id},
+        "api_app_id": "A0001",
+        "token": "verification-token-unused",
+        "trigger_id": "1337.42.view",
+        "view": {
+            "id": "V0001",
+            "team_id": team_id,
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": private_metadata,
+            "callback_id": callback_id,
+            "state": {"values": values},
+            "hash": "1.abc",
+            "title": {"type": "plain_text", "text": "x"},
+            "app_id": "A0001",
+            "bot_id": "BBOT",
+        },
+        "response_urls": [],
+    }
+    return ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
+
+
+def event_body(event: dict, *, team_id: str = "T0001", event_id: str = "Ev0001") -> bytes:
+    return json.dumps(
+        {
+            "token": "verification-token-unused",
+            "team_id": team_id,
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": team_id, "user_id": "UBOT", "is_bot": True}],
+        }
+    ).encode()

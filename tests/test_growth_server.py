@@ -1,0 +1,322 @@
+"""/growth, the nudge buttons, the modals, the App Home and the welcome DM, through the real server."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import db, growth, repo
+from bot.app import make_web_client
+from bot.clock import NudgeClock
+from bot.config import Settings
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.models import Delivery, Person, Plan, Reflection, utcnow
+from tests.server import start_server
+from tests.slack_requests import block_action_body, event_body, view_submission_body
+
+
+def new_user() -> str:
+    return "U" + uuid.uuid4().hex[:10].upper()
+
+
+def ack_text(reply) -> str:
+    assert reply.status == 200, reply.body
+    body = reply.json()
+    return body["text"] + json.dumps(body.get("blocks", []))
+
+
+@pytest.fixture
+def dbs(server):
+    engine = db.make_engine(server.database_url)
+    yield db.make_session_factory(engine)
+    engine.dispose()
+
+
+def plan_of(sessions, user: str) -> Plan | None:
+    with sessions() as session:
+        person = repo.get_person(session, "T0001", user)
+        return growth.get_plan(session, person) if person else None
+
+
+def send_due_nudge(server, fake_slack, content, user: str, sessions) -> Delivery:
+    """Run one clock pass at the user's due time, as the clock process would."""
+    engine = db.make_engine(server.database_url)
+    try:
+        settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=fake_slack.url)
+        clock = NudgeClock(db.make_session_factory(engine), make_web_client(settings), content)
+        clock.run_pass(plan_of(sessions, user).next_due_at)
+    finally:
+        engine.dispose()
+    with sessions() as session:
+        person = repo.get_person(session, "T0001", user)
+        return session.execute(select(Delivery).where(Delivery.person_id == person.id)).scalars().one()
+
+
+def test_subcommands_build_a_plan(server, dbs):
+    user = new_user()
+    send = server.sender.command
+    assert "You have no growth plan yet" in ack_text(send("/growth", "", user_id=user))
+    assert "Level set to Mid-level" in ack_text(send("/growth", "level mid", user_id=user))
+    assert "Focus updated" in ack_text(send("/growth", "focus security api", user_id=user))
+    assert "Tuesdays at 09:30" in ack_text(send("/growth", "schedule tuesday 9:30am", user_id=user))
+    assert "Target set to Staff" in ack_text(send("/growth", "target staff", user_id=user))
+    plan = plan_of(dbs, user)
+    assert (plan.level, plan.target, plan.focus_areas, plan.weekday, plan.local_time) == (
+        "mid",
+        "staff",
+        ["security", "api"],
+        1,
+        "09:30",
+    )
+    assert plan.next_due_at > utcnow()
+    assert "Paused for 2 weeks" in ack_text(send("/growth", "pause 2", user_id=user))
+    assert plan_of(dbs, user).next_due_at > utcnow() + timedelta(days=13)
+    assert "Nudges are back on" in ack_text(send("/growth", "resume", user_id=user))
+    assert "Stopped" in ack_text(send("/growth", "stop", user_id=user))
+    assert plan_of(dbs, user).next_due_at is None
+    assert "Nudges are back on" in ack_text(send("/growth", "resume", user_id=user))
+    text = ack_text(send("/growth", "", user_id=user))
+    assert "Next nudge" in text and "Tuesday" in text
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("levle mid", "Did you mean `/growth level`"),
+        ("level seniour", "Did you mean `/growth level senior`"),
+        ("focus cooking", "is not a growth area"),
+        ("schedule someday", "Say a weekday and a time"),
+        ("pause 99", "Pause for 1 to 52 weeks"),
+        ("target junior", "below your level"),
+        ("help", "/growth: your weekly growth nudge"),
+    ],
+)
+def test_bad_input_gets_a_clear_answer(server, text, expected):
+    user = new_user()
+    server.sender.command("/growth", "level senior", user_id=user)
+    assert expected in ack_text(server.sender.command("/growth", text, user_id=user))
+
+
+def test_setup_modal_opens_and_saves(server, fake_slack, dbs):
+    user = new_user()
+    assert "Opening your growth plan" in ack_text(server.sender.command("/growth", "setup", user_id=user))
+    [opened] = fake_slack.wait_for_calls("views.open", 1)
+    view = json.loads(opened.params["view"]) if isinstance(opened.params["view"], str) else opened.params["view"]
+    assert view["callback_id"] == CallbackId.GROWTH_SETUP and opened.params["trigger_id"]
+    values = {
+        BlockId.SETUP_LEVEL: {ActionId.SETUP_LEVEL: {"type": "static_select", "selected_option": {"value": "senior"}}},
+        BlockId.SETUP_TARGET: {ActionId.SETUP_TARGET: {"type": "static_select", "selected_option": None}},
+        BlockId.SETUP_FOCUS: {
+            ActionId.SETUP_FOCUS: {
+                "type": "multi_static_select",
+                "selected_options": [{"value": "system-design"}, {"value": "data"}],
+            }
+        },
+        BlockId.SETUP_WEEKDAY: {ActionId.SETUP_WEEKDAY: {"type": "static_select", "selected_option": {"value": "3"}}},
+        BlockId.SETUP_TIME: {ActionId.SETUP_TIME: {"type": "timepicker", "selected_time": "08:15"}},
+    }
+    reply = server.sender.post(view_submission_body(CallbackId.GROWTH_SETUP, values, user_id=user))
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    plan = plan_of(dbs, user)
+    assert (plan.level, plan.target, plan.focus_areas, plan.weekday, plan.local_time) == (
+        "senior",
+        "staff",
+        ["system-design", "data"],
+        3,
+        "08:15",
+    )
+    fake_slack.wait_for_calls("views.publish", 1)  # the App Home shows the new plan
+    values[BlockId.SETUP_FOCUS][ActionId.SETUP_FOCUS]["selected_options"] = []
+    reply = server.sender.post(view_submission_body(CallbackId.GROWTH_SETUP, values, user_id=user))
+    assert reply.json() == {"response_action": "errors", "errors": {BlockId.SETUP_FOCUS: "Pick one to three areas."}}
+
+
+def test_nudge_buttons_update_the_dm_and_refuse_others(server, fake_slack, dbs, content):
+    user, stranger = new_user(), new_user()
+    server.sender.command("/growth", "level mid", user_id=user)
+    delivery = send_due_nudge(server, fake_slack, content, user, dbs)
+    assert delivery.status == "sent"
+    channel, ts = delivery.channel_id, delivery.message_ts
+    fake_slack.reset()
+
+    reply = server.sender.post(
+        block_action_body(ActionId.NUDGE_DONE, str(delivery.id), user_id=stranger, channel_id=channel, message_ts=ts)
+    )
+    assert reply.status == 200
+    time.sleep(0.3)
+    with dbs() as session:
+        assert session.get(Delivery, delivery.id).answer is None  # not theirs: nothing recorded
+    assert fake_slack.calls_to("chat.update") == []
+
+    server.sender.post(
+        block_action_body(ActionId.NUDGE_DONE, str(delivery.id), user_id=user, channel_id=channel, message_ts=ts)
+    )
+    with dbs() as session:
+        assert session.get(Delivery, delivery.id).answer == "done"  # written before the ack went back
+    [update] = fake_slack.wait_for_calls("chat.update", 1)
+    assert update.params["ts"] == ts and "Marked as done" in json.dumps(update.params["blocks"])
+
+    server.sender.post(
+        block_action_body(ActionId.NUDGE_SNOOZE, str(delivery.id), user_id=user, channel_id=channel, message_ts=ts)
+    )
+    with dbs() as session:
+        assert session.get(Delivery, delivery.id).remind_at is not None
+
+    server.sender.post(
+        block_action_body(ActionId.NUDGE_REFLECT, str(delivery.id), user_id=user, channel_id=channel, message_ts=ts)
+    )
+    [opened] = fake_slack.wait_for_calls("views.open", 1)
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == CallbackId.REFLECTION and view["private_metadata"] == str(delivery.id)
+
+    values = {
+        BlockId.REFLECTION_TEXT: {ActionId.REFLECTION_TEXT: {"type": "plain_text_input", "value": "I did it"}},
+        BlockId.REFLECTION_SHARED: {ActionId.REFLECTION_SHARED: {"type": "checkboxes", "selected_options": []}},
+    }
+    refused = server.sender.post(
+        view_submission_body(CallbackId.REFLECTION, values, private_metadata=str(delivery.id), user_id=stranger)
+    )
+    assert refused.json()["response_action"] == "errors"
+    reply = server.sender.post(
+        view_submission_body(CallbackId.REFLECTION, values, private_metadata=str(delivery.id), user_id=user)
+    )
+    assert reply.status == 200
+    with dbs() as session:
+        reflections = session.execute(select(Reflection).where(Reflection.delivery_id == delivery.id)).scalars().all()
+        assert [(r.text, r.shared) for r in reflections] == [("I did it", False)]
+    deadline = time.monotonic() + 5  # lazy listeners finish in any order: wait for the reflection's update
+    while time.monotonic() < deadline and not any(
+        "Reflection saved" in json.dumps(c.params["blocks"]) for c in fake_slack.calls_to("chat.update")
+    ):
+        time.sleep(0.05)
+    assert any("Reflection saved" in json.dumps(c.params["blocks"]) for c in fake_slack.calls_to("chat.update"))
+
+
+def test_app_home_shows_the_plan_and_streak(server, fake_slack, dbs, content):
+    user = new_user()
+    server.sender.post(
+        event_body({"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home", "event_ts": "1.2"}),
+        content_type="application/json",
+    )
+    [call] = fake_slack.wait_for_calls("views.publish", 1)
+    assert call.params["user_id"] == user and "Set up my growth plan" in json.dumps(call.params["view"])
+    server.sender.command("/growth", "level senior", user_id=user)
+    delivery = send_due_nudge(server, fake_slack, content, user, dbs)
+    server.sender.post(
+        block_action_body(
+            ActionId.NUDGE_DONE,
+            str(delivery.id),
+            user_id=user,
+            channel_id=delivery.channel_id,
+            message_ts=delivery.message_ts,
+        )
+    )
+    fake_slack.reset()
+    server.sender.post(
+        event_body(
+            {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home", "event_ts": "1.3"},
+            event_id="Ev0002",
+        ),
+        content_type="application/json",
+    )
+    [call] = fake_slack.wait_for_calls("views.publish", 1)
+    view = json.dumps(call.params["view"])
+    assert "Senior" in view and "Streak:* 1 week in a row" in view and "Pause for a week" in view
+
+
+def test_forget_deletes_everything_after_confirmation(server, fake_slack, dbs):
+    user = new_user()
+    server.sender.command("/growth", "level mid", user_id=user)
+    text = ack_text(server.sender.command("/growth", "forget", user_id=user))
+    assert "Delete all your ladderbot data?" in text and ActionId.GROWTH_FORGET_CONFIRM in text
+    assert plan_of(dbs, user) is not None  # nothing deleted before the confirmation
+    server.sender.post(
+        block_action_body(
+            ActionId.GROWTH_FORGET_CONFIRM, "confirm", user_id=user, response_url=fake_slack.response_url()
+        )
+    )
+    with dbs() as session:
+        assert session.execute(select(func.count()).select_from(Person).where(Person.user_id == user)).scalar() == 0
+    assert "everything ladderbot stored about you is deleted" in fake_slack.wait_for_responses(1)[0]["text"]
+
+
+def test_export_is_my_data_only(server, dbs):
+    user, other = new_user(), new_user()
+    server.sender.command("/growth", "level staff", user_id=user)
+    server.sender.command("/growth", "level junior", user_id=other)
+    text = ack_text(server.sender.command("/growth", "export", user_id=user))
+    assert user in text and '\\"level\\": \\"staff\\"' in text
+    assert other not in text and "junior" not in text
+
+
+def test_growth_now_sends_a_prompt(server, fake_slack):
+    user = new_user()
+    server.sender.command("/growth", "level mid", user_id=user)
+    fake_slack.reset()
+    assert "Sending you a prompt now" in ack_text(server.sender.command("/growth", "now", user_id=user))
+    calls = [c for c in fake_slack.wait_for_calls("chat.postMessage", 1) if "growth prompt" in c.params["text"]]
+    assert len(calls) == 1
+
+
+def test_first_use_gets_one_welcome_dm(server, fake_slack):
+    user = new_user()
+    fake_slack.add_user(user, tz="Asia/Kolkata")
+    server.sender.command("/ladder", "", user_id=user)
+    [welcome] = fake_slack.wait_for_calls("chat.postMessage", 1)
+    assert "Set up my growth plan" in json.dumps(welcome.params["blocks"])
+    server.sender.command("/ladder", "senior", user_id=user)
+    time.sleep(0.5)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def test_user_change_moves_the_plan_to_the_new_zone(server, dbs):
+    user = new_user()
+    server.sender.command("/growth", "level mid", user_id=user)
+    server.sender.post(
+        event_body(
+            {"type": "user_change", "user": {"id": user, "team_id": "T0001", "tz": "Pacific/Auckland"}}, event_id="Ev9"
+        ),
+        content_type="application/json",
+    )
+    deadline = time.monotonic() + 5
+    while plan_of(dbs, user).tz != "Pacific/Auckland" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    plan = plan_of(dbs, user)
+    assert plan.tz == "Pacific/Auckland"
+    local = plan.next_due_at.astimezone(__import__("zoneinfo").ZoneInfo("Pacific/Auckland"))
+    assert (local.weekday(), local.hour) == (0, 10)
+
+
+def test_serve_runs_the_clock_in_process(fake_slack, tmp_path, content):
+    url = f"sqlite:///{tmp_path}/clock.sqlite3"
+    db.migrate(url)
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
+    now = utcnow()
+    with sessions.begin() as session:
+        person = growth.ensure_person(session, "T0001", "UCLOCK")
+        growth.save_plan(
+            session,
+            content,
+            person,
+            level="mid",
+            target=None,
+            focus=["api"],
+            weekday=now.weekday(),
+            local_time=f"{now - timedelta(minutes=1):%H:%M}",
+            now=now - timedelta(days=1),
+        )
+    engine.dispose()
+    running = start_server(fake_slack.url, url, command=[sys.executable, "-m", "bot", "serve"])
+    try:
+        calls = fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20)
+        assert [c.params["channel"] for c in calls] == ["DCLOCK"]
+    finally:
+        running.stop()
