@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 LATE_LIMIT = timedelta(days=3)  # a nudge later than this is recorded as missed, not sent
 STALE_CLAIM = timedelta(minutes=15)  # longer than any send with its retries (timeouts, Retry-After)
 MAX_ATTEMPTS = 8
+RECORD_EVERY = 50  # outcomes written per transaction while a batch is being sent
 METADATA_EVENT = "ladderbot_nudge"
 # Errors that will not go away by retrying: the person cannot be reached (or our token is dead).
 PERMANENT_ERRORS = frozenset(
@@ -78,6 +79,32 @@ class PassReport:
     failed: int = 0
     reminders: int = 0
     would_send: list[tuple[str, str, str]] = field(default_factory=list)  # dry run: (team/user, week, prompt)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A delivery this pass owns, with what sending it needs (loaded in one query per batch)."""
+
+    delivery_id: int
+    person_id: int
+    user_id: str
+    dm_channel_id: str | None
+    prompt_id: str
+    due_at: datetime
+    attempts: int
+    message_ts: str | None
+    claim_token: str
+
+
+@dataclass(frozen=True)
+class _Result:
+    item: _Claimed
+    outcome: str  # sent, recovered, retrying, failed, missed: the PassReport counter to bump
+    channel: str | None = None
+    ts: str | None = None
+    error: str | None = None
+    new_channel: str | None = None
+    unreachable: bool = False
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -148,34 +175,60 @@ class NudgeClock:
                 )
 
     def _history(self, session: Session, person_id: int) -> list[str]:
+        return self._histories(session, [person_id]).get(person_id, [])
+
+    def _histories(self, session: Session, person_ids: list[int]) -> dict[int, list[str]]:
+        """Prompts already given to each person, oldest first: one query for a whole batch."""
+        out: dict[int, list[str]] = {pid: [] for pid in person_ids}
         rows = session.execute(
-            select(Delivery.prompt_id)
-            .where(Delivery.person_id == person_id, Delivery.status != "missed")
-            .order_by(Delivery.due_at, Delivery.id)
+            select(Delivery.person_id, Delivery.prompt_id)
+            .where(Delivery.person_id.in_(person_ids), Delivery.status != "missed")
+            .order_by(Delivery.person_id, Delivery.due_at, Delivery.id)
         )
-        return [r for (r,) in rows]
+        for person_id, prompt_id in rows:
+            out[person_id].append(prompt_id)
+        return out
 
     def _schedule_due(self, now: datetime, report: PassReport) -> None:
+        insert = postgresql.insert if self._postgres else sqlite.insert
         while True:
             with self.session_factory.begin() as session:
                 plans = self._due_plans(session, now)
-                for plan in plans:
-                    self._schedule_plan(session, plan, now, report)
+                histories = self._histories(session, [p.person_id for p in plans]) if plans else {}
+                rows = [row for plan in plans if (row := self._schedule_plan(plan, now, histories[plan.person_id]))]
+                for status in ("pending", "missed"):
+                    batch = [row for row in rows if row["status"] == status]
+                    if batch:
+                        # the unique (person, week) key makes a repeat a no-op
+                        inserted = (
+                            session.connection()
+                            .execute(
+                                insert(Delivery)
+                                .on_conflict_do_nothing(index_elements=["person_id", "week_key"])
+                                .returning(Delivery.id),
+                                batch,  # executemany: compiled once, sent in multi-row chunks
+                            )
+                            .all()
+                        )
+                        if status == "pending":
+                            report.scheduled += len(inserted)
+                        else:
+                            report.missed += len(inserted)
             if len(plans) < self.batch_size:
                 return
 
-    def _schedule_plan(self, session: Session, plan: Plan, now: datetime, report: PassReport) -> None:
+    def _schedule_plan(self, plan: Plan, now: datetime, history: list[str]) -> dict | None:
+        """Advance the plan to next week and return the delivery row it owes (None: nothing owed)."""
         occurrence = latest_occurrence(plan.weekday, plan.local_time, plan.tz, now)
         plan.next_due_at = next_occurrence(plan.weekday, plan.local_time, plan.tz, now)
         if plan_state(plan, occurrence) != "active":
-            return  # paused over that occurrence: nothing owed
-        history = self._history(session, plan.person_id)
+            return None  # paused over that occurrence: nothing owed
         prompt = choose_prompt(self.content, plan.level, plan.target, plan.focus_areas, history)
         if prompt is None:
             logger.warning("no prompt fits plan %s (%s -> %s, %s)", plan.id, plan.level, plan.target, plan.focus)
-            return
+            return None
         late = now - occurrence > LATE_LIMIT
-        values = {
+        return {
             "person_id": plan.person_id,
             "week_key": week_key(occurrence, plan.tz),
             "prompt_id": prompt.id,
@@ -183,17 +236,8 @@ class NudgeClock:
             "status": "missed" if late else "pending",
             "attempts": 0,
         }
-        insert = postgresql.insert if self._postgres else sqlite.insert
-        result = session.execute(
-            insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["person_id", "week_key"])
-        )
-        if result.rowcount:
-            if late:
-                report.missed += 1
-            else:
-                report.scheduled += 1
 
-    def _claim(self, now: datetime) -> tuple[str, list[int]]:
+    def _claim(self, now: datetime) -> list[_Claimed]:
         token = uuid.uuid4().hex
         eligible = (
             select(Delivery.id)
@@ -218,58 +262,84 @@ class NudgeClock:
                 .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
                 .execution_options(synchronize_session=False)
             )
-            ids = [i for (i,) in session.execute(select(Delivery.id).where(Delivery.claim_token == token))]
-        return token, ids
+            return [_Claimed(*row, token) for row in session.execute(self._claimed_rows(token))]
+
+    @staticmethod
+    def _claimed_rows(token: str):
+        return (
+            select(
+                Delivery.id,
+                Delivery.person_id,
+                Person.user_id,
+                Person.dm_channel_id,
+                Delivery.prompt_id,
+                Delivery.due_at,
+                Delivery.attempts,
+                Delivery.message_ts,
+            )
+            .join(Person, Person.id == Delivery.person_id)
+            .where(Delivery.claim_token == token)
+            .order_by(Delivery.id)
+        )
 
     def _send_pending(self, now: datetime, report: PassReport) -> None:
+        """Keep the send pool fed: claim the next batch while the last one is still being sent, and record
+        outcomes as they come in (a crash then leaves only the few in flight as stale claims)."""
+        in_flight: set = set()
+        results: list[_Result] = []
+        exhausted = False
         with ThreadPoolExecutor(max_workers=self.send_workers, thread_name_prefix="nudge-send") as pool:
             while True:
-                token, ids = self._claim(now)
-                if not ids:
-                    return
-                for outcome in pool.map(self._deliver, ids, [token] * len(ids), [now] * len(ids)):
-                    setattr(report, outcome, getattr(report, outcome) + 1)
+                if not exhausted and len(in_flight) <= self.send_workers * 4:
+                    claimed = self._claim(now)
+                    exhausted = not claimed
+                    in_flight.update(pool.submit(self._send_one, item, now) for item in claimed)
+                if not in_flight:
+                    break
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                results.extend(future.result() for future in done)
+                if len(results) >= RECORD_EVERY or not in_flight:
+                    self._record(results, now, report)
+                    results = []
+        self._record(results, now, report)
 
-    def _deliver(self, delivery_id: int, token: str, now: datetime) -> str:
-        """Send one claimed delivery and record the outcome; returns the PassReport counter to bump."""
-        with self.session_factory() as session:
-            delivery = session.get(Delivery, delivery_id)
-            person = session.get(Person, delivery.person_id) if delivery else None
-            if delivery is None or person is None or delivery.claim_token != token:
-                return "recovered"  # forgotten meanwhile, or claimed by another clock
-            user_id, channel, attempts = person.user_id, person.dm_channel_id, delivery.attempts
-            was_stale = delivery.attempts > 1 and delivery.message_ts is None
-            prompt = self.content.prompt(delivery.prompt_id)
-            due_at = delivery.due_at
+    def _send_one(self, item: _Claimed, now: datetime) -> _Result:
+        """Slack I/O for one claimed delivery; no database work here (it runs in the send pool)."""
+        prompt = self.content.prompt(item.prompt_id)
         if prompt is None:
-            return self._finish(delivery_id, token, status="failed", error="prompt_removed")
-        if now - due_at > LATE_LIMIT:
-            return self._finish(delivery_id, token, status="missed", error="too_late")
-        message = build_nudge(self.content, prompt, delivery_id)
+            return _Result(item, "failed", error="prompt_removed")
+        if now - item.due_at > LATE_LIMIT:
+            return _Result(item, "missed", error="too_late")
+        channel = item.dm_channel_id
         try:
+            new_channel = None
             if channel is None:
-                channel = self.client.conversations_open(users=user_id)["channel"]["id"]
-                self._remember_channel(user_id, delivery_id, channel)
-            if was_stale:
-                ts = self._find_sent(channel, delivery_id)
+                channel = new_channel = self.client.conversations_open(users=item.user_id)["channel"]["id"]
+            if item.attempts > 1 and item.message_ts is None:  # claimed before: did the last try get through?
+                ts = self._find_sent(channel, item.delivery_id)
                 if ts:
-                    self._finish(delivery_id, token, status="sent", channel=channel, ts=ts)
-                    return "recovered"
+                    return _Result(item, "recovered", channel=channel, ts=ts, new_channel=new_channel)
+            message = build_nudge(self.content, prompt, item.delivery_id)
             response = self.client.chat_postMessage(
                 channel=channel,
                 text=message.text,
                 blocks=list(message.blocks),
-                metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": delivery_id}},
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": item.delivery_id}},
             )
-            return self._finish(delivery_id, token, status="sent", channel=response["channel"], ts=response["ts"])
+            return _Result(item, "sent", channel=response["channel"], ts=response["ts"], new_channel=new_channel)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             if error in PERMANENT_ERRORS:
-                self._mark_unreachable(delivery_id, error)
-                return self._finish(delivery_id, token, status="failed", error=error)
-            return self._retry_later(delivery_id, token, attempts, now, error)
+                return _Result(item, "failed", error=error, unreachable=True)
+            return self._retry_result(item, error)
         except (SlackClientError, OSError) as exc:
-            return self._retry_later(delivery_id, token, attempts, now, type(exc).__name__)
+            return self._retry_result(item, type(exc).__name__)
+
+    @staticmethod
+    def _retry_result(item: _Claimed, error: str) -> _Result:
+        if item.attempts >= MAX_ATTEMPTS:
+            return _Result(item, "failed", error=f"gave_up:{error}"[:100])
+        return _Result(item, "retrying", error=error[:100])
 
     def _find_sent(self, channel: str, delivery_id: int) -> str | None:
         """After a crash mid-send: did Slack already get this nudge? Look for its metadata in the DM."""
@@ -285,49 +355,79 @@ class NudgeClock:
                 return msg.get("ts")
         return None
 
-    def _retry_later(self, delivery_id: int, token: str, attempts: int, now: datetime, error: str) -> str:
-        if attempts >= MAX_ATTEMPTS:
-            return self._finish(delivery_id, token, status="failed", error=f"gave_up:{error}"[:100])
-        return self._finish(
-            delivery_id, token, status="pending", error=error[:100], next_attempt_at=now + _backoff(attempts)
-        )
+    def _record(self, results: list[_Result], now: datetime, report: PassReport) -> None:
+        """Write a batch of outcomes in one transaction (one executemany per kind of outcome), each row only
+        if this pass still owns it."""
+        if not results:
+            return
+        sent_at = utcnow()
+        owned = and_(Delivery.id == bindparam("b_id"), Delivery.claim_token == bindparam("b_token"))
 
-    def _finish(
-        self,
-        delivery_id: int,
-        token: str,
-        *,
-        status: str,
-        channel: str | None = None,
-        ts: str | None = None,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> str:
-        values: dict = {"status": status, "error": error, "next_attempt_at": next_attempt_at}
-        if status == "sent":
-            values.update(channel_id=channel, message_ts=ts, sent_at=utcnow(), claim_token=None)
-        elif status == "pending":
-            values.update(claim_token=None)
-        with self.session_factory.begin() as session:
-            session.execute(
-                update(Delivery).where(Delivery.id == delivery_id, Delivery.claim_token == token).values(**values)
-            )
-        return {"sent": "sent", "pending": "retrying", "failed": "failed", "missed": "missed"}[status]
+        def key(r: _Result) -> dict:
+            return {"b_id": r.item.delivery_id, "b_token": r.item.claim_token}
 
-    def _remember_channel(self, user_id: str, delivery_id: int, channel: str) -> None:
+        sent = [{**key(r), "b_channel": r.channel, "b_ts": r.ts} for r in results if r.outcome in ("sent", "recovered")]
+        retry = [
+            {**key(r), "b_error": r.error, "b_next": now + _backoff(r.item.attempts)}
+            for r in results
+            if r.outcome == "retrying"
+        ]
+        ended = [
+            {**key(r), "b_status": r.outcome, "b_error": r.error} for r in results if r.outcome in ("failed", "missed")
+        ]
         with self.session_factory.begin() as session:
-            person_id = session.execute(select(Delivery.person_id).where(Delivery.id == delivery_id)).scalar()
-            session.execute(update(Person).where(Person.id == person_id).values(dm_channel_id=channel))
-
-    def _mark_unreachable(self, delivery_id: int, error: str) -> None:
-        with self.session_factory.begin() as session:
-            person_id = session.execute(select(Delivery.person_id).where(Delivery.id == delivery_id)).scalar()
-            session.execute(
-                update(Plan)
-                .where(Plan.person_id == person_id)
-                .values(unreachable_reason=error, next_due_at=None, updated_at=utcnow())
-            )
-        logger.warning("person %s is unreachable (%s); their nudges stop until they /growth resume", person_id, error)
+            connection = session.connection()
+            if sent:
+                connection.execute(
+                    update(Delivery)
+                    .where(owned)
+                    .values(
+                        status="sent",
+                        channel_id=bindparam("b_channel"),
+                        message_ts=bindparam("b_ts"),
+                        sent_at=sent_at,
+                        claim_token=None,
+                        error=None,
+                        next_attempt_at=None,
+                    ),
+                    sent,
+                )
+            if retry:
+                connection.execute(
+                    update(Delivery)
+                    .where(owned)
+                    .values(
+                        status="pending",
+                        claim_token=None,
+                        error=bindparam("b_error"),
+                        next_attempt_at=bindparam("b_next"),
+                    ),
+                    retry,
+                )
+            if ended:
+                connection.execute(
+                    update(Delivery)
+                    .where(owned)
+                    .values(status=bindparam("b_status"), error=bindparam("b_error"), next_attempt_at=None),
+                    ended,
+                )
+            channels = [{"b_pid": r.item.person_id, "b_channel": r.new_channel} for r in results if r.new_channel]
+            if channels:
+                connection.execute(
+                    update(Person).where(Person.id == bindparam("b_pid")).values(dm_channel_id=bindparam("b_channel")),
+                    channels,
+                )
+            for r in results:
+                if r.unreachable:
+                    connection.execute(
+                        update(Plan)
+                        .where(Plan.person_id == r.item.person_id)
+                        .values(unreachable_reason=r.error, next_due_at=None, updated_at=sent_at)
+                    )
+                    logger.warning(
+                        "person %s is unreachable (%s); nudges stop until /growth resume", r.item.person_id, r.error
+                    )
+                setattr(report, r.outcome, getattr(report, r.outcome) + 1)
 
     def send_now(self, team_id: str, user_id: str, now: datetime | None = None) -> str:
         """/growth now: one extra prompt right away, recorded like a weekly one (so it counts in history)."""
@@ -349,20 +449,23 @@ class NudgeClock:
             )
             if prompt is None:
                 return "failed"
-            delivery = Delivery(
-                person_id=person.id,
-                week_key=f"now-{now:%y%m%d%H%M%S}",
-                prompt_id=prompt.id,
-                due_at=now,
-                status="sending",
-                attempts=1,
-                claimed_at=now,
-                claim_token=token,
+            session.add(
+                Delivery(
+                    person_id=person.id,
+                    week_key=f"now-{now:%y%m%d%H%M%S}",
+                    prompt_id=prompt.id,
+                    due_at=now,
+                    status="sending",
+                    attempts=1,
+                    claimed_at=now,
+                    claim_token=token,
+                )
             )
-            session.add(delivery)
             session.flush()
-            delivery_id = delivery.id
-        return self._deliver(delivery_id, token, now)
+            [item] = [_Claimed(*row, token) for row in session.execute(self._claimed_rows(token))]
+        result = self._send_one(item, now)
+        self._record([result], now, PassReport())
+        return "sent" if result.outcome in ("sent", "recovered") else result.outcome
 
     # reminders ("Remind me tomorrow") ---------------------------------------------------------
 

@@ -28,6 +28,9 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+            # With WAL, NORMAL never corrupts and a process crash loses nothing committed; only a power
+            # loss can drop the last commits. It makes each commit several times cheaper.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -162,7 +162,8 @@ def test_crash_after_slack_accepted_but_before_the_record(world):
     world.add("U1")
     clock = world.clock
     clock._schedule_due(MONDAY_10_UTC, type("R", (), {"scheduled": 0, "missed": 0})())
-    token, [delivery_id] = clock._claim(MONDAY_10_UTC)
+    [claimed] = clock._claim(MONDAY_10_UTC)
+    delivery_id = claimed.delivery_id
     with world.sessions.begin() as session:  # what the dead clock had done before dying
         session.execute(select(Person)).scalar_one().dm_channel_id = "D1"
     clock.client.chat_postMessage(

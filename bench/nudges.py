@@ -1,0 +1,214 @@
+"""Benchmark: one clock pass with 10,000 nudges due, against the floor; an idle pass over 100,000 plans.
+
+The fake Slack server runs in its own process on loopback. The floor is the same number of bare
+chat.postMessage calls made with slack_sdk at the same concurrency as the clock's send pool.
+Run: .venv/bin/python bench/nudges.py [--people N] [--idle-plans N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bot import db  # noqa: E402
+from bot.app import make_web_client  # noqa: E402
+from bot.clock import NudgeClock  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.content import load_content  # noqa: E402
+from bot.models import Person, Plan, Workspace  # noqa: E402
+from tests.pg import free_port  # noqa: E402
+
+DUE = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+WORKERS = 8
+
+
+def start_fake() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "fake-slack", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/"
+    client = make_web_client(Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=url))
+    for _ in range(100):
+        try:
+            client.api_call("auth.test")
+            return process, url
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.1)
+    raise RuntimeError("fake Slack did not start")
+
+
+def populate(url: str, people: int, due: datetime, *, with_channel: bool) -> None:
+    """`people` plans due at `due` (bulk inserts, not the timed part)."""
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        workspace_id = conn.execute(
+            insert(Workspace).values(team_id="TBENCH", created_at=due).returning(Workspace.id)
+        ).scalar()
+        now = due - timedelta(days=3)
+        conn.execute(
+            insert(Person),
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "user_id": f"U{i:07d}",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "tz": "UTC",
+                    "dm_channel_id": f"D{i:07d}" if with_channel else None,
+                }
+                for i in range(people)
+            ],
+        )
+        conn.execute(
+            insert(Plan),
+            [
+                {
+                    "person_id": i + 1,
+                    "level": "mid",
+                    "target": "senior",
+                    "focus": "security,api",
+                    "weekday": due.weekday(),
+                    "local_time": f"{due:%H:%M}",
+                    "tz": "UTC",
+                    "stopped": False,
+                    "next_due_at": due,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(people)
+            ],
+        )
+    engine.dispose()
+
+
+def fresh_db(directory: str, name: str) -> str:
+    url = f"sqlite:///{directory}/{name}.sqlite3"
+    db.migrate(url)
+    return url
+
+
+def clock_for(url: str, slack_url: str, content) -> NudgeClock:
+    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=slack_url)
+    return NudgeClock(
+        db.make_session_factory(db.make_engine(url)), make_web_client(settings), content, send_workers=WORKERS
+    )
+
+
+def floor(slack_url: str, count: int) -> float:
+    client = make_web_client(Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=slack_url))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(lambda i: client.chat_postMessage(channel=f"D{i:07d}", text="x"), range(count)))
+    return time.perf_counter() - started
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--idle-plans", type=int, default=100_000)
+    args = parser.parse_args()
+    content = load_content(ROOT / "content")
+    directory = tempfile.mkdtemp(prefix="ladderbot-bench-")
+    fake, slack_url = start_fake()
+    try:
+        floor_seconds = floor(slack_url, args.people)
+        print(
+            f"floor: {args.people} bare chat.postMessage calls, {WORKERS} threads: {floor_seconds:.2f} s "
+            f"({args.people / floor_seconds:.0f}/s)"
+        )
+
+        url = fresh_db(directory, "steady")
+        populate(url, args.people, DUE, with_channel=True)
+        clock = clock_for(url, slack_url, content)
+        started = time.perf_counter()
+        report = clock.run_pass(DUE)
+        steady = time.perf_counter() - started
+        assert report.sent == args.people, report
+        print(
+            f"pass, {args.people} due, DM channels known: {steady:.2f} s ({args.people / steady:.0f}/s), "
+            f"ratio to floor {steady / floor_seconds:.2f}x (goal <= 1.5x)"
+        )
+        again = time.perf_counter()
+        assert clock.run_pass(DUE + timedelta(minutes=1)).sent == 0
+        print(f"the next tick, nothing due: {(time.perf_counter() - again) * 1000:.1f} ms")
+
+        url = fresh_db(directory, "first")
+        populate(url, args.people, DUE, with_channel=False)
+        clock = clock_for(url, slack_url, content)
+        started = time.perf_counter()
+        report = clock.run_pass(DUE)
+        first = time.perf_counter() - started
+        print(
+            f"pass, {args.people} due, first week (conversations.open too): {first:.2f} s, "
+            f"ratio to floor {first / floor_seconds:.2f}x"
+        )
+
+        url = fresh_db(directory, "idle")
+        populate(url, args.idle_plans, DUE + timedelta(days=3), with_channel=True)
+        clock = clock_for(url, slack_url, content)
+        clock.run_pass(DUE)  # warm the connection
+        timings = []
+        for _ in range(20):
+            started = time.perf_counter()
+            clock.run_pass(DUE)
+            timings.append(time.perf_counter() - started)
+        timings.sort()
+        print(
+            f"pass, {args.idle_plans} plans, none due: median {timings[10] * 1000:.2f} ms, "
+            f"max {timings[-1] * 1000:.2f} ms (goal < 50 ms)"
+        )
+
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": "x",
+            "SLACK_API_URL": slack_url,
+            "DATABASE_URL": url,
+            "LOG_LEVEL": "WARNING",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "clock"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(4)
+        print(
+            f"ladderbot clock process RSS (after its first pass over {args.idle_plans} plans): "
+            f"{rss_mb(process.pid):.1f} MB"
+        )
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    finally:
+        fake.terminate()
+        fake.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
