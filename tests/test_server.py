@@ -39,7 +39,11 @@ def test_health_reports_database_and_content(server):
 
 def test_ladder_senior_answers_in_the_ack_with_every_dimension(server, fake_slack, content):
     ack_message(server.sender.command("/ladder", "", user_id="UKNOWN1"))  # a first use: welcomed in the background
-    fake_slack.wait_for_calls("chat.postMessage", 1)
+    deadline = time.monotonic() + 10  # wait for this user's own welcome DM, not any earlier test's message
+    while time.monotonic() < deadline and not any(
+        c.params.get("channel") == "DKNOWN1" for c in fake_slack.calls_to("chat.postMessage")
+    ):
+        time.sleep(0.02)
     fake_slack.reset()
     message = ack_message(server.sender.command("/ladder", "senior", user_id="UKNOWN1"))
     senior = content.level("senior")
