@@ -111,3 +111,20 @@ def test_run_due_dry_run_lists_and_sends_nothing(world):
     out = output(process)
     assert "U1\t2026-W49\t" in out and "1 due (dry run: nothing sent)" in out
     assert world.fake.calls_to("chat.postMessage") == []
+
+
+def test_run_due_across_a_dst_change(world):
+    """Driven by the `ladderbot nudges run-due` command: Monday 10:00 in Berlin before and after 25 October."""
+    from datetime import UTC, datetime
+
+    world.add("UB", tz="Europe/Berlin", now=datetime(2026, 10, 13, tzinfo=UTC))
+    steps = [
+        (datetime(2026, 10, 19, 7, 59, tzinfo=UTC), 0),  # 09:59 CEST: not yet
+        (datetime(2026, 10, 19, 8, 0, tzinfo=UTC), 1),  # 10:00 CEST
+        (datetime(2026, 10, 26, 8, 0, tzinfo=UTC), 1),  # 09:00 CET, after the change: not yet
+        (datetime(2026, 10, 26, 9, 0, tzinfo=UTC), 2),  # 10:00 CET
+        (datetime(2026, 10, 26, 9, 1, tzinfo=UTC), 2),  # no second send
+    ]
+    for at, expected in steps:
+        assert run_due(world, at).wait(60) == 0
+        assert sum(world.dms().values()) == expected, at

@@ -320,3 +320,53 @@ def test_serve_runs_the_clock_in_process(fake_slack, tmp_path, content):
         assert [c.params["channel"] for c in calls] == ["DCLOCK"]
     finally:
         running.stop()
+
+
+def test_skip_twice_and_an_old_weeks_message(server, fake_slack, dbs, content):
+    user = new_user()
+    server.sender.command("/growth", "level junior", user_id=user)
+    old = send_due_nudge(server, fake_slack, content, user, dbs)
+    for _ in range(2):  # clicking twice records one answer and shows the same message
+        server.sender.post(
+            block_action_body(
+                ActionId.NUDGE_SKIP, str(old.id), user_id=user, channel_id=old.channel_id, message_ts=old.message_ts
+            )
+        )
+    updates = fake_slack.wait_for_calls("chat.update", 2)
+    assert [json.dumps(u.params["blocks"]) for u in updates][0] == json.dumps(updates[1].params["blocks"])
+    assert "Skipped this week" in json.dumps(updates[0].params["blocks"])
+    with dbs() as session:
+        assert session.get(Delivery, old.id).answer == "skipped"
+    # a week later a new nudge arrives; clicking Done on last week's message updates last week's answer
+    engine = db.make_engine(server.database_url)
+    try:
+        settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=fake_slack.url)
+        NudgeClock(db.make_session_factory(engine), make_web_client(settings), content).run_pass(
+            plan_of(dbs, user).next_due_at
+        )
+    finally:
+        engine.dispose()
+    server.sender.post(
+        block_action_body(
+            ActionId.NUDGE_DONE, str(old.id), user_id=user, channel_id=old.channel_id, message_ts=old.message_ts
+        )
+    )
+    with dbs() as session:
+        person = repo.get_person(session, "T0001", user)
+        answers = [(d.week_key, d.answer) for d in growth.deliveries_of(session, person)]
+    assert answers[1][1] == "done" and answers[0][1] is None  # newest first: this week's is still open
+
+
+def test_home_pause_and_resume_buttons(server, fake_slack, dbs):
+    user = new_user()
+    server.sender.command("/growth", "level mid", user_id=user)
+    server.sender.post(
+        block_action_body(ActionId.GROWTH_PAUSE, "1", user_id=user, container_type="view", channel_id="D0")
+    )
+    assert plan_of(dbs, user).paused_until is not None
+    [home] = fake_slack.wait_for_calls("views.publish", 1)
+    assert "Paused until" in json.dumps(home.params["view"]) and "Resume" in json.dumps(home.params["view"])
+    server.sender.post(
+        block_action_body(ActionId.GROWTH_RESUME, "home", user_id=user, container_type="view", channel_id="D0")
+    )
+    assert plan_of(dbs, user).paused_until is None
