@@ -111,6 +111,16 @@ def clock_for(url: str, slack_url: str, content) -> NudgeClock:
     )
 
 
+def timed_pass(directory: str, name: str, slack_url: str, content, people: int, *, with_channel: bool):
+    """A fresh database with `people` plans due, and one clock pass over it: (clock, seconds, report)."""
+    url = fresh_db(directory, name)
+    populate(url, people, DUE, with_channel=with_channel)
+    clock = clock_for(url, slack_url, content)
+    started = time.perf_counter()
+    report = clock.run_pass(DUE)
+    return clock, time.perf_counter() - started, report
+
+
 def floor(slack_url: str, count: int) -> float:
     client = make_web_client(Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=slack_url))
     started = time.perf_counter()
@@ -141,12 +151,7 @@ def main() -> int:
             f"({args.people / floor_seconds:.0f}/s)"
         )
 
-        url = fresh_db(directory, "steady")
-        populate(url, args.people, DUE, with_channel=True)
-        clock = clock_for(url, slack_url, content)
-        started = time.perf_counter()
-        report = clock.run_pass(DUE)
-        steady = time.perf_counter() - started
+        clock, steady, report = timed_pass(directory, "steady", slack_url, content, args.people, with_channel=True)
         assert report.sent == args.people, report
         print(
             f"pass, {args.people} due, DM channels known: {steady:.2f} s ({args.people / steady:.0f}/s), "
@@ -156,12 +161,7 @@ def main() -> int:
         assert clock.run_pass(DUE + timedelta(minutes=1)).sent == 0
         print(f"the next tick, nothing due: {(time.perf_counter() - again) * 1000:.1f} ms")
 
-        url = fresh_db(directory, "first")
-        populate(url, args.people, DUE, with_channel=False)
-        clock = clock_for(url, slack_url, content)
-        started = time.perf_counter()
-        report = clock.run_pass(DUE)
-        first = time.perf_counter() - started
+        _, first, report = timed_pass(directory, "first", slack_url, content, args.people, with_channel=False)
         print(
             f"pass, {args.people} due, first week (conversations.open too): {first:.2f} s, "
             f"ratio to floor {first / floor_seconds:.2f}x"

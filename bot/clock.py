@@ -253,16 +253,23 @@ class NudgeClock:
             .order_by(Delivery.id)
             .limit(self.batch_size)
         )
-        if self._postgres:
-            eligible = eligible.with_for_update(skip_locked=True)
         with self.session_factory.begin() as session:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(eligible.scalar_subquery()))
-                .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
-                .execution_options(synchronize_session=False)
+            self._stamp(
+                session, eligible, status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1
             )
             return [_Claimed(*row, token) for row in session.execute(self._claimed_rows(token))]
+
+    def _stamp(self, session: Session, eligible, **values) -> None:
+        """Claim rows in one statement: UPDATE ... WHERE id IN (eligible [FOR UPDATE SKIP LOCKED]). Two clocks
+        never stamp the same row; on SQLite the single writer lock gives the same guarantee."""
+        if self._postgres:
+            eligible = eligible.with_for_update(skip_locked=True)
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(eligible.scalar_subquery()))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     @staticmethod
     def _claimed_rows(token: str):
@@ -474,16 +481,9 @@ class NudgeClock:
         eligible = (
             select(Delivery.id).where(Delivery.remind_at <= now, Delivery.reminded_at.is_(None)).limit(self.batch_size)
         )
-        if self._postgres:
-            eligible = eligible.with_for_update(skip_locked=True)
         with self.session_factory.begin() as session:
             # claiming marks the reminder as sent: a reminder is at most once, never twice
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(eligible.scalar_subquery()))
-                .values(reminded_at=now, claim_token=token)
-                .execution_options(synchronize_session=False)
-            )
+            self._stamp(session, eligible, reminded_at=now, claim_token=token)
             rows = session.execute(
                 select(Delivery, Person)
                 .join(Person, Person.id == Delivery.person_id)

@@ -124,8 +124,7 @@ def register(app: App, services: Services) -> None:
                 person = growth.ensure_person(session, team_id, user_id)
                 growth.answer_delivery(session, person, int(_action_value(body)), ANSWERS[action_id])
         except (growth.GrowthError, ValueError):
-            ack()
-            return
+            pass  # not theirs, or a mangled value: nothing is recorded, and the lazy update shows nothing
         ack()
 
     def answer_update(body: dict, client: WebClient) -> None:

@@ -14,6 +14,7 @@ import pytest
 from bot.answers import Answers
 from bot.content import Content, load_content
 from bot.fakeslack import FakeSlack
+from tests.clockworld import World
 from tests.pg import PgCluster, find_bindir
 from tests.server import RunningServer, start_server
 
@@ -88,3 +89,12 @@ def server(request: pytest.FixtureRequest, fake_slack_session: FakeSlack) -> Run
     running = start_server(fake_slack_session.url, url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"])
     yield running
     running.stop()
+
+
+@pytest.fixture
+def world(database_url, fake_slack, content):
+    """A migrated database (SQLite or PostgreSQL) with helpers to add plans and run clocks."""
+    w = World(database_url, fake_slack, content)
+    yield w
+    for engine in w.engines:
+        engine.dispose()

@@ -11,15 +11,7 @@ from sqlalchemy import event, func, select
 from bot import growth
 from bot.clock import STALE_CLAIM
 from bot.models import Delivery, Person, Plan, Reflection
-from tests.clockworld import MONDAY_10_UTC, World
-
-
-@pytest.fixture
-def world(database_url, fake_slack, content):
-    w = World(database_url, fake_slack, content)
-    yield w
-    for engine in w.engines:
-        engine.dispose()
+from tests.clockworld import MONDAY_10_UTC
 
 
 def test_one_dm_at_the_due_time_and_never_twice(world):

@@ -11,21 +11,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.models import utcnow
 from tests.clockworld import MONDAY_10_UTC, World
 from tests.server import server_env
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def world(database_url, fake_slack, content):
-    w = World(database_url, fake_slack, content)
-    yield w
-    for engine in w.engines:
-        engine.dispose()
 
 
 def clock_process(world: World, *args: str) -> subprocess.Popen:
