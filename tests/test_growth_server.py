@@ -370,3 +370,22 @@ def test_home_pause_and_resume_buttons(server, fake_slack, dbs):
         block_action_body(ActionId.GROWTH_RESUME, "home", user_id=user, container_type="view", channel_id="D0")
     )
     assert plan_of(dbs, user).paused_until is None
+
+
+def test_history_lists_my_nudges_and_answers(server, fake_slack, dbs, content):
+    user = new_user()
+    server.sender.command("/growth", "level senior", user_id=user)
+    assert "No nudges yet" in ack_text(server.sender.command("/growth", "history", user_id=user))
+    delivery = send_due_nudge(server, fake_slack, content, user, dbs)
+    server.sender.post(
+        block_action_body(
+            ActionId.NUDGE_DONE,
+            str(delivery.id),
+            user_id=user,
+            channel_id=delivery.channel_id,
+            message_ts=delivery.message_ts,
+        )
+    )
+    text = ack_text(server.sender.command("/growth", "history", user_id=user))
+    assert delivery.week_key in text and "(done)" in text
+    assert content.prompt(delivery.prompt_id).text[:40] in text
