@@ -157,22 +157,23 @@ class NudgeClock:
         return session.execute(query).scalars().all()
 
     def _dry_run(self, now: datetime, report: PassReport) -> None:
+        """What a pass would schedule, by the same rules as a real pass; the session is never committed."""
         with self.session_factory() as session:
-            for plan in session.execute(
-                select(Plan).where(Plan.next_due_at <= now).order_by(Plan.next_due_at)
-            ).scalars():
-                occurrence = latest_occurrence(plan.weekday, plan.local_time, plan.tz, now)
-                person = session.get(Person, plan.person_id)
-                history = self._history(session, plan.person_id)
-                prompt = choose_prompt(self.content, plan.level, plan.target, plan.focus_areas, history)
-                late = now - occurrence > LATE_LIMIT
-                report.would_send.append(
-                    (
-                        f"{person.user_id}",
-                        week_key(occurrence, plan.tz),
-                        "missed (too late)" if late else (prompt.id if prompt else "no prompt"),
-                    )
-                )
+            plans = list(
+                session.execute(select(Plan).where(Plan.next_due_at <= now).order_by(Plan.next_due_at)).scalars()
+            )
+            histories = self._histories(session, [p.person_id for p in plans]) if plans else {}
+            users = dict(
+                session.execute(
+                    select(Person.id, Person.user_id).where(Person.id.in_([p.person_id for p in plans]))
+                ).all()
+            )
+            for plan in plans:
+                row = self._schedule_plan(plan, now, histories[plan.person_id])
+                if row is not None:
+                    what = "missed (too late)" if row["status"] == "missed" else row["prompt_id"]
+                    report.would_send.append((users[plan.person_id], row["week_key"], what))
+            session.rollback()
 
     def _history(self, session: Session, person_id: int) -> list[str]:
         return self._histories(session, [person_id]).get(person_id, [])

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from bot import growth
 from bot.clock import STALE_CLAIM
@@ -275,6 +275,12 @@ def test_forget_leaves_nothing_behind(world):
 
 def test_dry_run_sends_nothing(world):
     world.add("U1")
+    world.add("UPAUSED")
+    with world.sessions.begin() as session:
+        growth.pause(
+            session, growth.ensure_person(session, "T0001", "UPAUSED"), 2, now=MONDAY_10_UTC - timedelta(days=1)
+        )
+        session.execute(update(Plan).values(next_due_at=MONDAY_10_UTC))  # both come up in this pass
     report = world.clock.run_pass(MONDAY_10_UTC, dry_run=True)
-    assert [w[:2] for w in report.would_send] == [("U1", "2026-W49")]
+    assert [w[:2] for w in report.would_send] == [("U1", "2026-W49")]  # a paused plan is owed nothing
     assert world.fake.calls == [] and world.delivery("U1") == []
