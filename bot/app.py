@@ -78,15 +78,22 @@ def build_services(
     )
 
 
+def slack_timezone(client: WebClient, user_id: str) -> str:
+    """The person's IANA time zone from users.info; "" when Slack has none or the call fails (plans then
+    stay in UTC until a user_change event tells us the zone)."""
+    try:
+        return (client.users_info(user=user_id).get("user") or {}).get("tz") or ""
+    except SlackApiError as exc:
+        logger.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
+        return ""
+
+
 def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team_id: str, user_id: str) -> None:
     """The first time someone uses the bot: learn their time zone and DM them a welcome, once."""
     from bot.growth import set_timezone
     from bot.render_growth import build_welcome
 
-    try:
-        tz = (client.users_info(user=user_id).get("user") or {}).get("tz") or ""
-    except SlackApiError:  # no time zone yet is fine: plans fall back to UTC until user_change tells us
-        tz = ""
+    tz = slack_timezone(client, user_id)
     channel = client.conversations_open(users=user_id)["channel"]["id"]
     with session_factory.begin() as session:
         person = repo.get_person(session, team_id, user_id)

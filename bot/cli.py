@@ -22,21 +22,25 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _cannot_start(command: str, exc: ConfigError | ContentError) -> int:
+    """A wrong setting or a broken content folder: say what, on stderr, and exit 2."""
+    if isinstance(exc, ContentError):
+        return _fail(f"ladderbot {command} cannot start: the content folder is invalid\n  " + "\n  ".join(exc.problems))
+    return _fail(f"ladderbot {command} cannot start:\n{exc}")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         if args.port:
             settings = Settings(**{**settings.__dict__, "port": args.port})
         content = load_content(settings.content_dir)
-    except ConfigError as exc:
-        return _fail(f"ladderbot serve cannot start:\n{exc}")
-    except ContentError as exc:
-        return _fail("ladderbot serve cannot start: the content folder is invalid\n  " + "\n  ".join(exc.problems))
+    except (ConfigError, ContentError) as exc:
+        return _cannot_start("serve", exc)
     _setup_logging(settings.log_level)
     from bot import db
 
-    if settings.database_url.startswith("sqlite"):
-        db.migrate(settings.database_url)  # the embedded default needs no separate step
+    db.migrate_if_embedded(settings.database_url)
 
     def wsgi_factory():
         from bot.app import build_services, create_app
@@ -65,8 +69,7 @@ def _clock_from_env():
     settings = Settings.from_env()
     content = load_content(settings.content_dir)
     _setup_logging(settings.log_level)
-    if settings.database_url.startswith("sqlite"):
-        db.migrate(settings.database_url)
+    db.migrate_if_embedded(settings.database_url)
     engine = db.make_engine(settings.database_url)
     return NudgeClock(db.make_session_factory(engine), make_web_client(settings), content)
 
@@ -74,10 +77,8 @@ def _clock_from_env():
 def cmd_clock(args: argparse.Namespace) -> int:
     try:
         clock = _clock_from_env()
-    except ConfigError as exc:
-        return _fail(f"ladderbot clock cannot start:\n{exc}")
-    except ContentError as exc:
-        return _fail("ladderbot clock cannot start: the content folder is invalid\n  " + "\n  ".join(exc.problems))
+    except (ConfigError, ContentError) as exc:
+        return _cannot_start("clock", exc)
     from bot.clock import start_scheduler
 
     logging.getLogger(__name__).info("clock started: one nudge pass a minute")
@@ -93,10 +94,8 @@ def cmd_run_due(args: argparse.Namespace) -> int:
 
     try:
         clock = _clock_from_env()
-    except ConfigError as exc:
-        return _fail(str(exc))
-    except ContentError as exc:
-        return _fail("the content folder is invalid:\n  " + "\n  ".join(exc.problems))
+    except (ConfigError, ContentError) as exc:
+        return _cannot_start("nudges run-due", exc)
     at = None
     if args.at:
         try:
@@ -122,7 +121,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env(require_slack=False)
     except ConfigError as exc:
-        return _fail(f"ladderbot migrate cannot start:\n{exc}")
+        return _cannot_start("migrate", exc)
     _setup_logging(settings.log_level)
     from bot import db
 
@@ -135,10 +134,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env(require_slack=False)
         content = load_content(args.content or settings.content_dir)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    except ContentError as exc:
-        return _fail("the content folder is invalid:\n  " + "\n  ".join(exc.problems))
+    except (ConfigError, ContentError) as exc:
+        return _cannot_start("preview", exc)
     from bot.answers import Answers
     from bot.preview import message_to_text
 

@@ -57,6 +57,12 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def migrate_if_embedded(url: str) -> None:
+    """The embedded SQLite default migrates itself at start; PostgreSQL is migrated by `ladderbot migrate`."""
+    if url.startswith("sqlite"):
+        migrate(url)
+
+
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 

@@ -10,11 +10,10 @@ import logging
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import growth
 from bot import render_growth as rg
-from bot.app import Services
+from bot.app import Services, slack_timezone
 from bot.growth_commands import follow_up_for, run_growth_command
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import Delivery, utcnow
@@ -56,11 +55,7 @@ def register(app: App, services: Services) -> None:
             known = person.tz
         if known:
             return
-        try:
-            tz = (client.users_info(user=user_id).get("user") or {}).get("tz") or ""
-        except SlackApiError as exc:  # keep going: the plan stays in UTC until Slack tells us the zone
-            logger.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-            return
+        tz = slack_timezone(client, user_id)
         if tz:
             with services.session_factory.begin() as session:
                 growth.set_timezone(session, growth.ensure_person(session, team_id, user_id), tz)
