@@ -44,18 +44,31 @@ def plan_of(sessions, user: str) -> Plan | None:
         return growth.get_plan(session, person) if person else None
 
 
-def send_due_nudge(server, fake_slack, content, user: str, sessions) -> Delivery:
-    """Run one clock pass at the user's due time, as the clock process would."""
+def run_clock_at(server, fake_slack, content, at) -> None:
+    """One clock pass on the server's database at `at`, as the clock process would run it."""
     engine = db.make_engine(server.database_url)
     try:
         settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=fake_slack.url)
-        clock = NudgeClock(db.make_session_factory(engine), make_web_client(settings), content)
-        clock.run_pass(plan_of(sessions, user).next_due_at)
+        NudgeClock(db.make_session_factory(engine), make_web_client(settings), content).run_pass(at)
     finally:
         engine.dispose()
+
+
+def send_due_nudge(server, fake_slack, content, user: str, sessions) -> Delivery:
+    """Run one clock pass at the user's due time and return the nudge it delivered."""
+    run_clock_at(server, fake_slack, content, plan_of(sessions, user).next_due_at)
     with sessions() as session:
         person = repo.get_person(session, "T0001", user)
         return session.execute(select(Delivery).where(Delivery.person_id == person.id)).scalars().one()
+
+
+def click(server, action_id: str, delivery: Delivery, user: str):
+    """Click a button on the DM that carried `delivery`, as `user`."""
+    return server.sender.post(
+        block_action_body(
+            action_id, str(delivery.id), user_id=user, channel_id=delivery.channel_id, message_ts=delivery.message_ts
+        )
+    )
 
 
 def test_subcommands_build_a_plan(server, dbs):
@@ -142,35 +155,27 @@ def test_nudge_buttons_update_the_dm_and_refuse_others(server, fake_slack, dbs, 
     server.sender.command("/growth", "level mid", user_id=user)
     delivery = send_due_nudge(server, fake_slack, content, user, dbs)
     assert delivery.status == "sent"
-    channel, ts = delivery.channel_id, delivery.message_ts
+    ts = delivery.message_ts
     fake_slack.reset()
 
-    reply = server.sender.post(
-        block_action_body(ActionId.NUDGE_DONE, str(delivery.id), user_id=stranger, channel_id=channel, message_ts=ts)
-    )
+    reply = click(server, ActionId.NUDGE_DONE, delivery, stranger)
     assert reply.status == 200
     time.sleep(0.3)
     with dbs() as session:
         assert session.get(Delivery, delivery.id).answer is None  # not theirs: nothing recorded
     assert fake_slack.calls_to("chat.update") == []
 
-    server.sender.post(
-        block_action_body(ActionId.NUDGE_DONE, str(delivery.id), user_id=user, channel_id=channel, message_ts=ts)
-    )
+    click(server, ActionId.NUDGE_DONE, delivery, user)
     with dbs() as session:
         assert session.get(Delivery, delivery.id).answer == "done"  # written before the ack went back
     [update] = fake_slack.wait_for_calls("chat.update", 1)
     assert update.params["ts"] == ts and "Marked as done" in json.dumps(update.params["blocks"])
 
-    server.sender.post(
-        block_action_body(ActionId.NUDGE_SNOOZE, str(delivery.id), user_id=user, channel_id=channel, message_ts=ts)
-    )
+    click(server, ActionId.NUDGE_SNOOZE, delivery, user)
     with dbs() as session:
         assert session.get(Delivery, delivery.id).remind_at is not None
 
-    server.sender.post(
-        block_action_body(ActionId.NUDGE_REFLECT, str(delivery.id), user_id=user, channel_id=channel, message_ts=ts)
-    )
+    click(server, ActionId.NUDGE_REFLECT, delivery, user)
     [opened] = fake_slack.wait_for_calls("views.open", 1)
     view = opened.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
@@ -209,15 +214,7 @@ def test_app_home_shows_the_plan_and_streak(server, fake_slack, dbs, content):
     assert call.params["user_id"] == user and "Set up my growth plan" in json.dumps(call.params["view"])
     server.sender.command("/growth", "level senior", user_id=user)
     delivery = send_due_nudge(server, fake_slack, content, user, dbs)
-    server.sender.post(
-        block_action_body(
-            ActionId.NUDGE_DONE,
-            str(delivery.id),
-            user_id=user,
-            channel_id=delivery.channel_id,
-            message_ts=delivery.message_ts,
-        )
-    )
+    click(server, ActionId.NUDGE_DONE, delivery, user)
     fake_slack.reset()
     server.sender.post(
         event_body(
@@ -327,30 +324,15 @@ def test_skip_twice_and_an_old_weeks_message(server, fake_slack, dbs, content):
     server.sender.command("/growth", "level junior", user_id=user)
     old = send_due_nudge(server, fake_slack, content, user, dbs)
     for _ in range(2):  # clicking twice records one answer and shows the same message
-        server.sender.post(
-            block_action_body(
-                ActionId.NUDGE_SKIP, str(old.id), user_id=user, channel_id=old.channel_id, message_ts=old.message_ts
-            )
-        )
+        click(server, ActionId.NUDGE_SKIP, old, user)
     updates = fake_slack.wait_for_calls("chat.update", 2)
     assert [json.dumps(u.params["blocks"]) for u in updates][0] == json.dumps(updates[1].params["blocks"])
     assert "Skipped this week" in json.dumps(updates[0].params["blocks"])
     with dbs() as session:
         assert session.get(Delivery, old.id).answer == "skipped"
     # a week later a new nudge arrives; clicking Done on last week's message updates last week's answer
-    engine = db.make_engine(server.database_url)
-    try:
-        settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=fake_slack.url)
-        NudgeClock(db.make_session_factory(engine), make_web_client(settings), content).run_pass(
-            plan_of(dbs, user).next_due_at
-        )
-    finally:
-        engine.dispose()
-    server.sender.post(
-        block_action_body(
-            ActionId.NUDGE_DONE, str(old.id), user_id=user, channel_id=old.channel_id, message_ts=old.message_ts
-        )
-    )
+    run_clock_at(server, fake_slack, content, plan_of(dbs, user).next_due_at)
+    click(server, ActionId.NUDGE_DONE, old, user)
     with dbs() as session:
         person = repo.get_person(session, "T0001", user)
         answers = [(d.week_key, d.answer) for d in growth.deliveries_of(session, person)]
@@ -377,15 +359,7 @@ def test_history_lists_my_nudges_and_answers(server, fake_slack, dbs, content):
     server.sender.command("/growth", "level senior", user_id=user)
     assert "No nudges yet" in ack_text(server.sender.command("/growth", "history", user_id=user))
     delivery = send_due_nudge(server, fake_slack, content, user, dbs)
-    server.sender.post(
-        block_action_body(
-            ActionId.NUDGE_DONE,
-            str(delivery.id),
-            user_id=user,
-            channel_id=delivery.channel_id,
-            message_ts=delivery.message_ts,
-        )
-    )
+    click(server, ActionId.NUDGE_DONE, delivery, user)
     text = ack_text(server.sender.command("/growth", "history", user_id=user))
     assert delivery.week_key in text and "(done)" in text
     assert content.prompt(delivery.prompt_id).text[:40] in text
