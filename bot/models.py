@@ -148,3 +148,66 @@ class Reflection(Base):
     text: Mapped[str] = mapped_column(Text)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Follow(Base):
+    """A follower (a manager or a mentor) asking to see one person's growth summary.
+
+    Nothing about the report is shown to the follower unless status is "accepted". pending: asked, not
+    answered; declined; left: the report stopped sharing; removed: the follower stopped following.
+    """
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("follower_id", "report_id", name="uq_follows_follower_report"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    follower_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invite_channel_id: Mapped[str | None] = mapped_column(String(32))  # the invitation DM, updated on answer
+    invite_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class DigestPlan(Base):
+    """A follower's weekly team digest: when it is due (UTC, indexed), from their local weekday and time."""
+
+    __tablename__ = "digest_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    weekday: Mapped[int] = mapped_column(Integer, default=0)
+    local_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestDelivery(Base):
+    """One weekly digest for one follower, keyed by (person, week) like a nudge. The summary message and
+    the chart are two Slack calls; each is recorded as soon as Slack accepts it."""
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (
+        UniqueConstraint("person_id", "week_key", name="uq_digest_deliveries_person_week"),
+        Index("ix_digest_deliveries_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    week_key: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10))  # pending, sending, sent, failed, missed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    chart_file_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(100))

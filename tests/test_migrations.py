@@ -18,7 +18,7 @@ def test_upgrade_downgrade_upgrade(database_url):
         db.downgrade(database_url, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         db.migrate(database_url)
-        assert db.database_ok(engine) == (True, "0002_growth_plans")
+        assert db.database_ok(engine) == (True, "0003_teams")
     finally:
         engine.dispose()
 

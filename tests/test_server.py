@@ -33,7 +33,7 @@ def test_health_reports_database_and_content(server):
     body = reply.json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
-    assert body["database"]["detail"] == "0002_growth_plans"
+    assert body["database"]["detail"] == "0003_teams"
     assert body["content"]["levels"] == 5
 
 
