@@ -22,6 +22,7 @@ from bot.clock import NudgeClock
 from bot.config import Settings
 from bot.content import Content
 from bot.people import PeopleRecorder
+from bot.team_desk import TeamDesk
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Services:
     session_factory: sessionmaker[Session]
     people: PeopleRecorder
     clock: NudgeClock
+    team: TeamDesk
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -75,6 +77,7 @@ def build_services(
         session_factory=session_factory,
         people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
         clock=NudgeClock(session_factory, client, content),
+        team=TeamDesk(session_factory, client, content, settings),
     )
 
 

@@ -78,6 +78,9 @@ class PassReport:
     retrying: int = 0
     failed: int = 0
     reminders: int = 0
+    digests_scheduled: int = 0
+    digests_sent: int = 0
+    digests_failed: int = 0  # failed or to be retried
     would_send: list[tuple[str, str, str]] = field(default_factory=list)  # dry run: (team/user, week, prompt)
 
 
@@ -107,6 +110,39 @@ class _Result:
     unreachable: bool = False
 
 
+def stamp(session: Session, model, eligible, **values) -> None:
+    """Claim rows in one statement: UPDATE ... WHERE id IN (eligible [FOR UPDATE SKIP LOCKED]). Two clocks
+    never stamp the same row; on SQLite the single writer lock gives the same guarantee."""
+    if session.get_bind().dialect.name == "postgresql":
+        eligible = eligible.with_for_update(skip_locked=True)
+    session.execute(
+        update(model)
+        .where(model.id.in_(eligible.scalar_subquery()))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def find_in_history(client: WebClient, channel: str, match) -> str | None:
+    """The ts of the newest of the DM's last 50 messages that `match` accepts; None if none (or Slack fails:
+    the caller then sends, preferring a rare duplicate to a lost message)."""
+    try:
+        history = client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+    except SlackApiError:
+        return None
+    for msg in history.get("messages", []):
+        if match(msg):
+            return msg.get("ts")
+    return None
+
+
+def has_metadata(message: dict, event_type: str, row_id: int) -> bool:
+    meta = message.get("metadata") or {}
+    return meta.get("event_type") == event_type and str((meta.get("event_payload") or {}).get("delivery_id")) == str(
+        row_id
+    )
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
@@ -129,6 +165,9 @@ class NudgeClock:
         self.batch_size = batch_size
         self.send_workers = send_workers
         self._lock = threading.Lock()  # one pass at a time in this process
+        from bot.digest import DigestSender  # digests build on the clock's claim helpers
+
+        self.digests = DigestSender(session_factory, client, content)
 
     @property
     def _postgres(self) -> bool:
@@ -146,7 +185,8 @@ class NudgeClock:
             self._schedule_due(now, report)
             self._send_pending(now, report)
             self._send_reminders(now, report)
-        if report.scheduled or report.sent or report.failed or report.retrying:
+            self.digests.run(now, report)
+        if report.scheduled or report.sent or report.failed or report.retrying or report.digests_scheduled:
             logger.info("nudge pass: %s", report)
         return report
 
@@ -261,16 +301,7 @@ class NudgeClock:
             return [_Claimed(*row, token) for row in session.execute(self._claimed_rows(token))]
 
     def _stamp(self, session: Session, eligible, **values) -> None:
-        """Claim rows in one statement: UPDATE ... WHERE id IN (eligible [FOR UPDATE SKIP LOCKED]). Two clocks
-        never stamp the same row; on SQLite the single writer lock gives the same guarantee."""
-        if self._postgres:
-            eligible = eligible.with_for_update(skip_locked=True)
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(eligible.scalar_subquery()))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        stamp(session, Delivery, eligible, **values)
 
     @staticmethod
     def _claimed_rows(token: str):
@@ -351,17 +382,7 @@ class NudgeClock:
 
     def _find_sent(self, channel: str, delivery_id: int) -> str | None:
         """After a crash mid-send: did Slack already get this nudge? Look for its metadata in the DM."""
-        try:
-            history = self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
-        except SlackApiError:
-            return None
-        for msg in history.get("messages", []):
-            meta = msg.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and str(
-                (meta.get("event_payload") or {}).get("delivery_id")
-            ) == str(delivery_id):
-                return msg.get("ts")
-        return None
+        return find_in_history(self.client, channel, lambda msg: has_metadata(msg, METADATA_EVENT, delivery_id))
 
     def _record(self, results: list[_Result], now: datetime, report: PassReport) -> None:
         """Write a batch of outcomes in one transaction (one executemany per kind of outcome), each row only

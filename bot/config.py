@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class Settings:
     log_level: str = "INFO"
     show_compensation: bool = False
     web_threads: int = 8
+    admin_user_ids: frozenset[str] = frozenset()  # may see /growth org besides Slack's admins and owners
 
     def __repr__(self) -> str:  # never print secrets in logs or tracebacks
         return (
@@ -90,6 +92,16 @@ class Settings:
         if show_comp_text not in ("true", "false", "1", "0", "yes", "no"):
             problems.append(f"SHOW_COMPENSATION must be true or false, got {show_comp_text!r}.")
 
+        admins_text = env.get("ADMIN_USER_IDS", "")
+        admins = frozenset(a.strip() for a in admins_text.replace(" ", ",").split(",") if a.strip())
+        bad_admins = sorted(a for a in admins if not re.fullmatch(r"[UW][A-Z0-9]{2,20}", a))
+        if bad_admins:
+            problems.append(
+                "ADMIN_USER_IDS must be Slack user ids separated by commas (like U012AB3CD), got "
+                + ", ".join(repr(a) for a in bad_admins[:3])
+                + "."
+            )
+
         try:
             database_url = normalise_database_url(env.get("DATABASE_URL", ""))
         except ConfigError as exc:
@@ -108,6 +120,7 @@ class Settings:
             log_level=level,
             show_compensation=show_comp_text in ("true", "1", "yes"),
             web_threads=threads,
+            admin_user_ids=admins,
         )
 
 

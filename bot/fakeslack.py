@@ -16,6 +16,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -90,6 +91,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []  # posts to response URLs
         self.uploads: dict[str, bytes] = {}
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> filename, title, channels, image size
         self.users: dict[str, User] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self._faults: dict[str, list[_Fault]] = {}
@@ -199,6 +201,7 @@ class FakeSlack:
             self.calls.clear()
             self.responses.clear()
             self.uploads.clear()
+            self.files.clear()
             self.messages.clear()
             self.users.clear()
             self._faults.clear()
@@ -482,6 +485,8 @@ class FakeSlack:
         if not params.get("filename") or not params.get("length"):
             return {"ok": False, "error": "invalid_arguments"}
         file_id = f"F{next(self._ids):08d}"
+        with self._lock:
+            self.files[file_id] = {"id": file_id, "name": str(params["filename"]), "title": "", "channels": []}
         return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
 
     def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -490,7 +495,24 @@ class FakeSlack:
             missing = [f.get("id") for f in files if f.get("id") not in self.uploads]
         if not files or missing:
             return {"ok": False, "error": "file_not_found"}
-        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+        channel = str(params.get("channel_id") or "")
+        shared = []
+        with self._lock:
+            for f in files:
+                info = self.files.setdefault(f["id"], {"id": f["id"], "name": "", "channels": []})
+                info["title"] = f.get("title") or info["name"]
+                info["image_size"] = png_size(self.uploads[f["id"]])  # None: not a PNG a viewer could open
+                if channel:
+                    info["channels"].append(channel)
+                shared.append({k: info[k] for k in ("id", "name", "title")})
+        if channel:  # Slack posts the share as a message in the channel
+            ts = self._ts_now()
+            message = {"ts": ts, "text": str(params.get("initial_comment") or ""), "files": shared}
+            if params.get("thread_ts"):
+                message["thread_ts"] = str(params["thread_ts"])
+            with self._lock:
+                self.messages[(channel, ts)] = message
+        return {"ok": True, "files": shared}
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -515,3 +537,30 @@ def _json_param(value: Any) -> Any:
         except json.JSONDecodeError:
             return None
     return value
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) if `data` is a PNG whose chunks and image data decode, else None."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    position, size, compressed = 8, None, b""
+    try:
+        while position < len(data):
+            length = int.from_bytes(data[position : position + 4], "big")
+            kind = data[position + 4 : position + 8]
+            body = data[position + 8 : position + 8 + length]
+            crc = int.from_bytes(data[position + 8 + length : position + 12 + length], "big")
+            if len(body) != length or zlib.crc32(kind + body) != crc:
+                return None
+            if kind == b"IHDR":
+                size = (int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big"))
+            elif kind == b"IDAT":
+                compressed += body
+            elif kind == b"IEND":
+                break
+            position += 12 + length
+        if size is None or not compressed or not zlib.decompress(compressed):
+            return None
+    except (zlib.error, ValueError):
+        return None
+    return size

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from bot import repo
 from bot.content import Content
-from bot.models import Delivery, Person, Plan, Reflection, Workspace, utcnow
+from bot.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace, utcnow
 from bot.schedule import describe, next_occurrence
 
 DEFAULT_WEEKDAY = 0
@@ -306,6 +306,8 @@ def answer_delivery(
 
 def export(session: Session, person: Person) -> dict:
     """Everything stored about one person, as JSON-ready data."""
+    from bot.team import relations_for_export  # team builds on growth
+
     workspace = session.get(Workspace, person.workspace_id)
     plan = get_plan(session, person)
 
@@ -347,6 +349,7 @@ def export(session: Session, person: Person) -> dict:
             {"text": r.text, "shared": r.shared, "created_at": iso(r.created_at), "nudge_id": r.delivery_id}
             for r in reflections_of(session, person, limit=10_000)
         ],
+        **relations_for_export(session, person),
     }
 
 
@@ -356,6 +359,9 @@ def forget(session: Session, team_id: str, user_id: str) -> bool:
     if person is None:
         return False
     session.execute(delete(Reflection).where(Reflection.person_id == person.id))
+    session.execute(delete(Follow).where(or_(Follow.follower_id == person.id, Follow.report_id == person.id)))
+    session.execute(delete(DigestDelivery).where(DigestDelivery.person_id == person.id))
+    session.execute(delete(DigestPlan).where(DigestPlan.person_id == person.id))
     session.execute(delete(Delivery).where(Delivery.person_id == person.id))
     session.execute(delete(Plan).where(Plan.person_id == person.id))
     session.execute(delete(Person).where(Person.id == person.id))

@@ -10,11 +10,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot import blocks as bk
-from bot import growth
+from bot import growth, team
 from bot import render_growth as rg
+from bot import render_team as rt
 from bot.blocks import Message
 from bot.commands import Vocabulary, normalise
 from bot.content import Content
+from bot.mentions import MentionError, parse_mentions
 from bot.models import utcnow
 from bot.schedule import WEEKDAY_ALIASES, WEEKDAYS, parse_time
 
@@ -32,6 +34,10 @@ SUBCOMMANDS: dict[str, str] = {
     "history": "your last nudges and what you answered",
     "export": "all your data as JSON",
     "forget": "delete all your data (asks first)",
+    "team": "`/growth team`: the growth of people who let you follow them; `/growth team add @name`, "
+    "`/growth team remove @name`, `/growth team @name`, `/growth team digest on|off [weekday HH:MM]`",
+    "managers": "who follows your growth, with a button to stop each",
+    "org": "workspace-wide counts, for admins",
 }
 ALIASES = {
     "plan": "",
@@ -45,7 +51,13 @@ ALIASES = {
     "unpause": "resume",
     "start": "resume",
     "delete": "forget",
+    "followers": "managers",
+    "mentors": "managers",
+    "manager": "managers",
+    "reports": "team",
 }
+TEAM_ACTIONS = {"add": "team_add", "invite": "team_add", "remove": "team_remove", "rm": "team_remove"}
+TEAM_ACTIONS_DB = ("digest", "")
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,26 @@ def follow_up_for(text: str) -> str | None:
     """The Web API work a /growth subcommand needs after its ack (for the lazy listener)."""
     words = normalise(text)
     name = ALIASES.get(words[0], words[0]) if words else ""
-    return {"setup": "open_setup", "now": "send_now"}.get(name)
+    if name == "team" and len(words) > 1:
+        if words[1] in TEAM_ACTIONS:
+            return TEAM_ACTIONS[words[1]]
+        if words[1] != "digest" and not all(m.kind == "id" for m in _mentions_or_empty(rest_of(text, 1))):
+            return "team_show"  # plain names need users.list
+        return None
+    return {"setup": "open_setup", "now": "send_now", "org": "org"}.get(name)
+
+
+def rest_of(text: str, words: int) -> str:
+    """The raw text after the first `words` words (mentions keep their case and brackets)."""
+    parts = (text or "").strip().split(None, words)
+    return parts[words] if len(parts) > words else ""
+
+
+def _mentions_or_empty(text: str) -> list:
+    try:
+        return parse_mentions(text)
+    except MentionError:
+        return []
 
 
 def help_message() -> Message:
@@ -105,6 +136,13 @@ def run_growth_command(
         return GrowthReply(help_message())
     if name == "setup":
         return GrowthReply(rg.build_text("Opening your growth plan…"), follow_up="open_setup")
+    if name == "org":
+        return GrowthReply(rg.build_text("Counting…"), follow_up="org")
+    if name == "team":
+        return _team(session, content, team_id, user_id, text, now)
+    if name == "managers":
+        followers = team.followers_of(session, team_id, user_id)
+        return GrowthReply(rt.build_followers([(f.follow_id, f.follower, f.status) for f in followers]))
     person = growth.ensure_person(session, team_id, user_id)
     try:
         return _run(session, content, vocab, person, name, args, now)
@@ -217,3 +255,48 @@ def _run(
     if name == "forget":
         return GrowthReply(rg.build_forget_confirm())
     raise AssertionError(name)  # pragma: no cover
+
+
+def _team(session: Session, content: Content, team_id: str, user_id: str, text: str, now: datetime) -> GrowthReply:
+    words = normalise(text)[1:]
+    follow_up = follow_up_for(text)
+    if follow_up == "team_add":
+        return GrowthReply(rg.build_text("Looking them up…"), follow_up=follow_up)
+    if follow_up in ("team_remove", "team_show"):
+        return GrowthReply(rg.build_text("Looking that up…"), follow_up=follow_up)
+    person = growth.ensure_person(session, team_id, user_id)
+    tz = person.tz or "UTC"
+    if words and words[0] == "digest":
+        return GrowthReply(_digest(session, team_id, user_id, words[1:], now))
+    if words:
+        try:
+            mentions = parse_mentions(rest_of(text, 1))
+        except MentionError as exc:
+            return GrowthReply(rg.build_text(str(exc)))
+        if len(mentions) != 1:
+            return GrowthReply(rg.build_text("Name one person, like `/growth team @alice`, or see `/growth help`."))
+        summary = team.team_summary(session, content, team_id, user_id, now, only=mentions[0].value)
+        if not summary.reports:
+            return GrowthReply(
+                rg.build_text(
+                    f"<@{mentions[0].value}> has not agreed to share their growth with you, so there is nothing "
+                    "to show. Ask them with `/growth team add`."
+                )
+            )
+        return GrowthReply(rt.build_team_summary(content, summary, tz, title="Growth"))
+    return GrowthReply(rt.build_team_summary(content, team.team_summary(session, content, team_id, user_id, now), tz))
+
+
+def _digest(session: Session, team_id: str, user_id: str, args: list[str], now: datetime) -> Message:
+    if not args or args[0] not in ("on", "off"):
+        return rg.build_text("Say `/growth team digest on [weekday HH:MM]` or `/growth team digest off`.")
+    enabled = args[0] == "on"
+    rest = args[1:]
+    day = next((WEEKDAY_ALIASES[w] for w in rest if w in WEEKDAY_ALIASES), None)
+    hhmm = next((t for w in rest if w not in WEEKDAY_ALIASES and (t := parse_time(w))), None)
+    if enabled and rest and (day is None or hhmm is None or len(rest) != 2):
+        return rg.build_text("Say a weekday and a time, like `/growth team digest on monday 09:00`.")
+    digest = team.set_digest(session, team_id, user_id, enabled, day, hhmm, now)
+    return rg.build_text(
+        rt.describe_digest(digest.enabled, digest.weekday, digest.local_time, digest.next_due_at, digest.tz)
+    )

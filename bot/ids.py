@@ -23,6 +23,9 @@ class ActionId(StrEnum):
     SETUP_TIME = "setup_time"
     REFLECTION_TEXT = "reflection_text"
     REFLECTION_SHARED = "reflection_shared"
+    FOLLOW_ACCEPT = "follow_accept"
+    FOLLOW_DECLINE = "follow_decline"
+    FOLLOW_LEAVE = "follow_leave"
 
 
 class CallbackId(StrEnum):

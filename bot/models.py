@@ -169,6 +169,7 @@ class Follow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     invite_channel_id: Mapped[str | None] = mapped_column(String(32))  # the invitation DM, updated on answer
     invite_ts: Mapped[str | None] = mapped_column(String(32))
+    follower_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "accepted" DM, sent once
 
 
 class DigestPlan(Base):

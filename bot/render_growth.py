@@ -147,8 +147,15 @@ def build_forget_confirm() -> Message:
     return Message("Delete all your ladderbot data?", blocks)
 
 
-def build_home(content: Content, plan: PlanView | None, streak: int, reflections: list[str]) -> dict[str, Any]:
-    """The App Home tab view."""
+def build_home(
+    content: Content,
+    plan: PlanView | None,
+    streak: int,
+    reflections: list[str],
+    followers: int = 0,
+    following: int = 0,
+) -> dict[str, Any]:
+    """The App Home tab view. `followers`: people who see my summary; `following`: accepted people I follow."""
     blocks: list[bk.Block] = [bk.header("Your growth")]
     if plan is None:
         blocks.append(
@@ -181,6 +188,16 @@ def build_home(content: Content, plan: PlanView | None, streak: int, reflections
             blocks.append(bk.section(f"*Your last reflections* (only you can see these)\n{lines}"))
         else:
             blocks.append(bk.context("Your reflections will show here. Only you can see them."))
+    sharing = (
+        f"{followers} {'person follows' if followers == 1 else 'people follow'} your growth summary "
+        "(never your reflections unless you share one) · `/growth managers` to change that"
+        if followers
+        else "Nobody follows your growth summary."
+    )
+    team_line = (
+        f" · you follow {following} {'person' if following == 1 else 'people'}: `/growth team`" if following else ""
+    )
+    blocks.append(bk.context(sharing + team_line))
     blocks.append(bk.context("`/ladder` shows the career ladder · `/growth help` lists what I can do"))
     return {"type": "home", "blocks": blocks}
 

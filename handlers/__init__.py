@@ -3,7 +3,7 @@
 from slack_bolt import App
 
 from bot.app import Services
-from handlers import growth, interview, ladder, share
+from handlers import growth, interview, ladder, share, team
 
 
 def register_all(app: App, services: Services) -> None:
@@ -11,3 +11,4 @@ def register_all(app: App, services: Services) -> None:
     interview.register(app, services)
     share.register(app, services)
     growth.register(app, services)
+    team.register(app, services)

@@ -11,10 +11,10 @@ import logging
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import growth
+from bot import growth, team
 from bot import render_growth as rg
 from bot.app import Services, slack_timezone
-from bot.growth_commands import follow_up_for, run_growth_command
+from bot.growth_commands import follow_up_for, rest_of, run_growth_command
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import Delivery, utcnow
 
@@ -22,13 +22,13 @@ logger = logging.getLogger(__name__)
 ANSWERS = {ActionId.NUDGE_DONE: "done", ActionId.NUDGE_SKIP: "skipped", ActionId.NUDGE_SNOOZE: "snoozed"}
 
 
-def _ids(body: dict) -> tuple[str, str]:
+def request_ids(body: dict) -> tuple[str, str]:
     team = (body.get("team") or {}).get("id") or body.get("team_id") or (body.get("user") or {}).get("team_id", "")
     user = (body.get("user") or {}).get("id") or body.get("user_id", "")
     return str(team), str(user)
 
 
-def _action_value(body: dict) -> str:
+def action_value(body: dict) -> str:
     return str(((body.get("actions") or [{}])[0]).get("value") or "")
 
 
@@ -46,7 +46,10 @@ def register(app: App, services: Services) -> None:
             deliveries = growth.deliveries_of(session, person, limit=60)
             streak = growth.streak(deliveries, growth.reflected_delivery_ids(session, person), now)
             reflections = [r.text for r in growth.reflections_of(session, person, limit=3)]
-            view = rg.build_home(content, growth.view_of(plan, now) if plan else None, streak, reflections)
+            followers, following = team.home_counts(session, person)
+            view = rg.build_home(
+                content, growth.view_of(plan, now) if plan else None, streak, reflections, followers, following
+            )
         client.views_publish(user_id=user_id, view=view)
 
     def refresh_timezone(client: WebClient, team_id: str, user_id: str) -> None:
@@ -97,6 +100,17 @@ def register(app: App, services: Services) -> None:
         if follow_up == "open_setup":
             open_setup(client, command.get("trigger_id", ""), team_id, user_id)
             return
+        text = command.get("text", "")
+        team_work = {
+            "team_add": lambda: services.team.add(team_id, user_id, rest_of(text, 2)),
+            "team_remove": lambda: services.team.remove(team_id, user_id, rest_of(text, 2)),
+            "team_show": lambda: services.team.show(team_id, user_id, rest_of(text, 1)),
+            "org": lambda: services.team.org(team_id, user_id),
+        }
+        if follow_up in team_work:
+            message = team_work[follow_up]()
+            respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral", replace_original=True)
+            return
         refresh_timezone(client, team_id, user_id)
         if follow_up == "send_now":
             outcome = services.clock.send_now(team_id, user_id)
@@ -112,12 +126,12 @@ def register(app: App, services: Services) -> None:
     # --- nudge buttons --------------------------------------------------------------------------
 
     def answer_ack(ack: Ack, body: dict) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         action_id = body["actions"][0]["action_id"]
         try:
             with services.session_factory.begin() as session:
                 person = growth.ensure_person(session, team_id, user_id)
-                growth.answer_delivery(session, person, int(_action_value(body)), ANSWERS[action_id])
+                growth.answer_delivery(session, person, int(action_value(body)), ANSWERS[action_id])
         except (growth.GrowthError, ValueError):
             pass  # not theirs, or a mangled value: nothing is recorded, and the lazy update shows nothing
         ack()
@@ -125,10 +139,10 @@ def register(app: App, services: Services) -> None:
     def answer_update(body: dict, client: WebClient) -> None:
         container = body.get("container") or {}
         try:
-            delivery_id = int(_action_value(body))
+            delivery_id = int(action_value(body))
         except ValueError:
             return
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         with services.session_factory() as session:
             delivery = session.get(Delivery, delivery_id)
             person = growth.ensure_person(session, team_id, user_id)
@@ -143,9 +157,9 @@ def register(app: App, services: Services) -> None:
         ack()
 
     def open_reflection(body: dict, client: WebClient) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         try:
-            delivery_id = int(_action_value(body))
+            delivery_id = int(action_value(body))
         except ValueError:
             return
         with services.session_factory() as session:
@@ -161,7 +175,7 @@ def register(app: App, services: Services) -> None:
     app.action(ActionId.NUDGE_REFLECT)(ack=just_ack, lazy=[open_reflection])
 
     def reflection_ack(ack: Ack, body: dict, view: dict) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         values = view.get("state", {}).get("values", {})
         text = ((values.get(BlockId.REFLECTION_TEXT) or {}).get(ActionId.REFLECTION_TEXT) or {}).get("value") or ""
         chosen = ((values.get(BlockId.REFLECTION_SHARED) or {}).get(ActionId.REFLECTION_SHARED) or {}).get(
@@ -184,7 +198,7 @@ def register(app: App, services: Services) -> None:
         ack()
 
     def reflection_after(body: dict, view: dict, client: WebClient) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         try:
             delivery_id = int(view.get("private_metadata") or "")
         except ValueError:
@@ -198,13 +212,13 @@ def register(app: App, services: Services) -> None:
     # --- setup modal ----------------------------------------------------------------------------
 
     def setup_open(body: dict, client: WebClient) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         open_setup(client, body["trigger_id"], team_id, user_id)
 
     app.action(ActionId.GROWTH_SETUP_OPEN)(ack=just_ack, lazy=[setup_open])
 
     def setup_ack(ack: Ack, body: dict, view: dict) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         values = view.get("state", {}).get("values", {})
 
         def picked(block: str, action: str) -> str | None:
@@ -251,7 +265,7 @@ def register(app: App, services: Services) -> None:
         ack()
 
     def setup_after(body: dict, client: WebClient) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         refresh_timezone(client, team_id, user_id)
         publish_home(client, team_id, user_id)
 
@@ -260,13 +274,13 @@ def register(app: App, services: Services) -> None:
     # --- App Home buttons and forget ------------------------------------------------------------
 
     def pause_resume_ack(ack: Ack, body: dict) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         action_id = body["actions"][0]["action_id"]
         try:
             with services.session_factory.begin() as session:
                 person = growth.ensure_person(session, team_id, user_id)
                 if action_id == ActionId.GROWTH_PAUSE:
-                    growth.pause(session, person, max(1, min(52, int(_action_value(body) or 1))))
+                    growth.pause(session, person, max(1, min(52, int(action_value(body) or 1))))
                 else:
                     growth.resume(session, person)
         except (growth.GrowthError, ValueError):
@@ -274,14 +288,14 @@ def register(app: App, services: Services) -> None:
         ack()
 
     def refresh_home(body: dict, client: WebClient) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         publish_home(client, team_id, user_id)
 
     app.action(ActionId.GROWTH_PAUSE)(ack=pause_resume_ack, lazy=[refresh_home])
     app.action(ActionId.GROWTH_RESUME)(ack=pause_resume_ack, lazy=[refresh_home])
 
     def forget_ack(ack: Ack, body: dict) -> None:
-        team_id, user_id = _ids(body)
+        team_id, user_id = request_ids(body)
         with services.session_factory.begin() as session:
             growth.forget(session, team_id, user_id)
         services.people.forget(team_id, user_id)

@@ -20,6 +20,8 @@ def test_defaults():
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("ladderbot.sqlite3")
     assert settings.show_compensation is False
+    assert settings.admin_user_ids == frozenset()
+    assert Settings.from_env({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1, W0ADMIN2"}).admin_user_ids == {"U0ADMIN1", "W0ADMIN2"}
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,7 @@ def test_defaults():
         ({**GOOD, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL must be an http(s) URL"),
         ({**GOOD, "CONTENT_DIR": "/no/such/dir"}, "CONTENT_DIR points to"),
         ({**GOOD, "SHOW_COMPENSATION": "maybe"}, "SHOW_COMPENSATION must be true or false"),
+        ({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1,alice"}, "ADMIN_USER_IDS must be Slack user ids"),
     ],
 )
 def test_bad_settings_say_what_to_set(env, expected):

@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("answered_at", UTCDateTime(), nullable=True),
         sa.Column("invite_channel_id", sa.String(length=32), nullable=True),
         sa.Column("invite_ts", sa.String(length=32), nullable=True),
+        sa.Column("follower_told_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["follower_id"], ["people.id"], name=op.f("fk_follows_follower_id_people"), ondelete="CASCADE"
         ),

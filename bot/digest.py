@@ -1,0 +1,227 @@
+"""Weekly team digests, sent by the same clock pass as the nudges and under the same rules.
+
+A due digest plan becomes a `digest_deliveries` row keyed by (person, ISO week), inserted with ON CONFLICT
+DO NOTHING before anything is sent. The row is claimed with a token (FOR UPDATE SKIP LOCKED on
+PostgreSQL), then sent in two recorded steps: the summary message (with the row id in its metadata), then
+the chart (a PNG named after the row). Each step is written to the database as soon as Slack accepts it,
+and a retry after a crash first looks in the DM's history for the step it may have done already, by that
+metadata or that file name. The summary is built at send time, so it shows only who has accepted then.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import team
+from bot.clock import (
+    LATE_LIMIT,
+    MAX_ATTEMPTS,
+    PERMANENT_ERRORS,
+    STALE_CLAIM,
+    PassReport,
+    _backoff,
+    find_in_history,
+    has_metadata,
+    stamp,
+)
+from bot.content import Content
+from bot.mentions import Directory
+from bot.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
+from bot.render_team import build_team_summary
+from bot.schedule import latest_occurrence, next_occurrence, week_key
+
+logger = logging.getLogger(__name__)
+
+METADATA_EVENT = "ladderbot_digest"
+BATCH = 200
+
+
+def chart_filename(digest_id: int) -> str:
+    return f"ladderbot-team-digest-{digest_id}.png"
+
+
+class DigestSender:
+    def __init__(self, session_factory: sessionmaker[Session], client: WebClient, content: Content):
+        self.session_factory = session_factory
+        self.client = client
+        self.content = content
+        self.directory = Directory(client)
+
+    def run(self, now: datetime, report: PassReport) -> None:
+        self._schedule(now, report)
+        while True:
+            claimed = self._claim(now)
+            for digest_id, token in claimed:
+                self._send(digest_id, token, now, report)
+            if len(claimed) < BATCH:
+                return
+
+    # schedule ------------------------------------------------------------------------------------
+
+    def _schedule(self, now: datetime, report: PassReport) -> None:
+        postgres = self.session_factory.kw["bind"].dialect.name == "postgresql"
+        insert = postgresql.insert if postgres else sqlite.insert
+        while True:
+            with self.session_factory.begin() as session:
+                query = select(DigestPlan).where(DigestPlan.next_due_at <= now).order_by(DigestPlan.id).limit(BATCH)
+                if postgres:
+                    query = query.with_for_update(skip_locked=True)
+                plans = session.execute(query).scalars().all()
+                rows = []
+                for plan in plans:
+                    occurrence = latest_occurrence(plan.weekday, plan.local_time, plan.tz, now)
+                    plan.next_due_at = next_occurrence(plan.weekday, plan.local_time, plan.tz, now)
+                    if not plan.enabled:
+                        plan.next_due_at = None
+                        continue
+                    late = now - occurrence > LATE_LIMIT
+                    rows.append(
+                        {
+                            "person_id": plan.person_id,
+                            "week_key": week_key(occurrence, plan.tz),
+                            "due_at": occurrence,
+                            "status": "missed" if late else "pending",
+                            "attempts": 0,
+                        }
+                    )
+                if rows:
+                    inserted = session.execute(
+                        insert(DigestDelivery)
+                        .values(rows)
+                        .on_conflict_do_nothing(index_elements=["person_id", "week_key"])
+                        .returning(DigestDelivery.status)
+                    ).all()
+                    report.digests_scheduled += sum(1 for (status,) in inserted if status == "pending")
+            if len(plans) < BATCH:
+                return
+
+    def _claim(self, now: datetime) -> list[tuple[int, str]]:
+        token = uuid.uuid4().hex
+        eligible = (
+            select(DigestDelivery.id)
+            .where(
+                or_(
+                    and_(
+                        DigestDelivery.status == "pending",
+                        or_(DigestDelivery.next_attempt_at.is_(None), DigestDelivery.next_attempt_at <= now),
+                    ),
+                    and_(DigestDelivery.status == "sending", DigestDelivery.claimed_at < now - STALE_CLAIM),
+                )
+            )
+            .order_by(DigestDelivery.id)
+            .limit(BATCH)
+        )
+        with self.session_factory.begin() as session:
+            stamp(
+                session,
+                DigestDelivery,
+                eligible,
+                status="sending",
+                claimed_at=now,
+                claim_token=token,
+                attempts=DigestDelivery.attempts + 1,
+            )
+            ids = session.execute(select(DigestDelivery.id).where(DigestDelivery.claim_token == token)).scalars().all()
+        return [(i, token) for i in ids]
+
+    # send ----------------------------------------------------------------------------------------
+
+    def _write(self, digest_id: int, token: str, **values) -> bool:
+        """Record a step, only if this pass still owns the row."""
+        with self.session_factory.begin() as session:
+            result = session.execute(
+                update(DigestDelivery)
+                .where(DigestDelivery.id == digest_id, DigestDelivery.claim_token == token)
+                .values(**values)
+            )
+            return bool(result.rowcount)
+
+    def _send(self, digest_id: int, token: str, now: datetime, report: PassReport) -> None:
+        with self.session_factory() as session:
+            digest = session.get(DigestDelivery, digest_id)
+            person = session.get(Person, digest.person_id)
+            team_id = session.execute(select(Workspace.team_id).where(Workspace.id == person.workspace_id)).scalar_one()
+            summary = team.team_summary(session, self.content, team_id, person.user_id, now)
+            state = (digest.attempts, digest.message_ts, digest.chart_file_id, digest.due_at, digest.channel_id)
+            user_id, channel, tz = person.user_id, person.dm_channel_id, person.tz or "UTC"
+        attempts, message_ts, chart_id, due_at, digest_channel = state
+        channel = digest_channel or channel
+        if now - due_at > LATE_LIMIT:
+            self._write(digest_id, token, status="missed", error="too_late", claim_token=None)
+            return
+        if not summary.reports and not summary.pending:
+            self._write(digest_id, token, status="empty", claim_token=None)  # nobody to report on: no DM
+            return
+        try:
+            if channel is None:
+                channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+            if message_ts is None:
+                if attempts > 1:
+                    message_ts = find_in_history(
+                        self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id)
+                    )
+                if message_ts is None:
+                    message = build_team_summary(self.content, summary, tz, title="Your weekly team digest")
+                    message_ts = self.client.chat_postMessage(
+                        channel=channel,
+                        text=message.text,
+                        blocks=list(message.blocks),
+                        metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": digest_id}},
+                    )["ts"]
+                if not self._write(digest_id, token, channel_id=channel, message_ts=message_ts):
+                    return
+            if chart_id is None and summary.reports:
+                chart_id = self._send_chart(digest_id, channel, summary, attempts)
+            self._write(
+                digest_id, token, status="sent", chart_file_id=chart_id, sent_at=utcnow(), claim_token=None, error=None
+            )
+            report.digests_sent += 1
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            self._failed(digest_id, token, attempts, error, now, permanent=error in PERMANENT_ERRORS)
+            report.digests_failed += 1
+        except (SlackClientError, OSError) as exc:
+            self._failed(digest_id, token, attempts, type(exc).__name__, now, permanent=False)
+            report.digests_failed += 1
+
+    def _send_chart(self, digest_id: int, channel: str, summary: team.TeamSummary, attempts: int) -> str:
+        from bot.chart import engagement_chart
+
+        name = chart_filename(digest_id)
+        if attempts > 1:
+            found = find_in_history(
+                self.client, channel, lambda m: any(f.get("name") == name for f in m.get("files") or [])
+            )
+            if found:
+                return "shared"
+        png = engagement_chart(summary, self.directory.names([r.user_id for r in summary.reports]))
+        response = self.client.files_upload_v2(
+            channel=channel,
+            file=png,
+            filename=name,
+            title="Weekly nudges answered, by person",
+            alt_txt="A grid of the last 12 weeks for each person: answered, not answered, or no nudge.",
+        )
+        return str((response.get("file") or {}).get("id") or "shared")
+
+    def _failed(self, digest_id: int, token: str, attempts: int, error: str, now: datetime, permanent: bool) -> None:
+        if permanent or attempts >= MAX_ATTEMPTS:
+            self._write(digest_id, token, status="failed", error=error[:100], claim_token=None)
+            logger.warning("team digest %s failed: %s", digest_id, error)
+        else:
+            self._write(
+                digest_id,
+                token,
+                status="pending",
+                error=error[:100],
+                claim_token=None,
+                next_attempt_at=now + _backoff(attempts),
+            )
