@@ -125,9 +125,10 @@ class Directory:
                 return None
             raise
 
-    def everyone(self) -> tuple[SlackUser, ...]:
+    def everyone(self, *, fresh: bool = False) -> tuple[SlackUser, ...]:
+        """Everyone in the workspace; `fresh` lists again (someone who joined a minute ago must be found)."""
         with self._lock:
-            if self._listed and time.monotonic() - self._listed[0] < self.ttl:
+            if self._listed and not fresh and time.monotonic() - self._listed[0] < self.ttl:
                 return self._listed[1]
         people: list[SlackUser] = []
         cursor = None
@@ -167,6 +168,8 @@ def resolve(mentions: list[Mention], directory: Directory, team_id: str, request
                 continue
         else:
             matches = _by_name(directory.everyone(), mention.value)
+            if not matches:  # maybe someone new since the directory was listed
+                matches = _by_name(directory.everyone(fresh=True), mention.value)
             if not matches:
                 close = _close_names(directory.everyone(), mention.value)
                 problems.append(

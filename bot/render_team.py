@@ -94,7 +94,7 @@ def report_line(content: Content, report: ReportSummary, tz: str) -> str:
     who = f"<@{report.user_id}>"
     if not report.level:
         return f"• {who}: no plan yet"
-    focus = ", ".join(_area(content, a) for a in report.focus) or "no focus areas"
+    focus = ", ".join(report.focus) or "no focus areas"  # area ids: short, and what /growth focus takes
     parts = [
         f"• {who}: {_level(content, report.level)} → {_level(content, report.target)} · {focus}",
         f"answered {report.answered_4}/{report.sent_4} (4 wk), {report.answered_12}/{report.sent_12} (12 wk)",
@@ -170,7 +170,7 @@ def build_team_summary(content: Content, summary: TeamSummary, tz: str = "UTC", 
             "Reflections show only when their author shares them."
         )
     )
-    return Message(f"{title}: {count} people", tuple(blocks[: bk.MAX_BLOCKS]))
+    return Message(f"{title}: {count} {'person' if count == 1 else 'people'}", tuple(blocks[: bk.MAX_BLOCKS]))
 
 
 def build_followers(followers: list[tuple[int, str, str]]) -> Message:

@@ -89,7 +89,9 @@ class FollowView:
 
 def _view(session: Session, follow: Follow) -> FollowView:
     users = dict(
-        session.execute(select(Person.id, Person.user_id).where(Person.id.in_([follow.follower_id, follow.report_id])))
+        session.execute(
+            select(Person.id, Person.user_id).where(Person.id.in_([follow.follower_id, follow.report_id]))
+        ).all()
     )
     return FollowView(
         follow.id,

@@ -11,7 +11,7 @@ import logging
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import growth, team
+from bot import growth, repo, team
 from bot import render_growth as rg
 from bot.app import Services, slack_timezone
 from bot.growth_commands import follow_up_for, rest_of, run_growth_command
@@ -53,15 +53,18 @@ def register(app: App, services: Services) -> None:
         client.views_publish(user_id=user_id, view=view)
 
     def refresh_timezone(client: WebClient, team_id: str, user_id: str) -> None:
+        # get_person, never ensure_person: a /growth forget that landed meanwhile must not be undone
         with services.session_factory() as session:
-            person = growth.ensure_person(session, team_id, user_id)
-            known = person.tz
+            person = repo.get_person(session, team_id, user_id)
+            known = person.tz if person else "forgotten"
         if known:
             return
         tz = slack_timezone(client, user_id)
         if tz:
             with services.session_factory.begin() as session:
-                growth.set_timezone(session, growth.ensure_person(session, team_id, user_id), tz)
+                person = repo.get_person(session, team_id, user_id)
+                if person is not None:
+                    growth.set_timezone(session, person, tz)
 
     def open_setup(client: WebClient, trigger_id: str, team_id: str, user_id: str) -> None:
         with services.session_factory() as session:
@@ -327,8 +330,6 @@ def register(app: App, services: Services) -> None:
         if not tz or not user.get("id"):
             return
         with services.session_factory.begin() as session:
-            from bot import repo
-
             person = repo.get_person(session, team_id, user["id"])
             if person is not None:
                 growth.set_timezone(session, person, tz)

@@ -21,7 +21,10 @@ def test_defaults():
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("ladderbot.sqlite3")
     assert settings.show_compensation is False
     assert settings.admin_user_ids == frozenset()
-    assert Settings.from_env({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1, W0ADMIN2"}).admin_user_ids == {"U0ADMIN1", "W0ADMIN2"}
+    assert Settings.from_env({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1, W0ADMIN2"}).admin_user_ids == {
+        "U0ADMIN1",
+        "W0ADMIN2",
+    }
 
 
 @pytest.mark.parametrize(
