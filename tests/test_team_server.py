@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot import db, repo
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.models import Follow
+from bot.models import DigestPlan, Follow
 from tests.slack_requests import block_action_body, event_body, view_submission_body
-from tests.test_growth_server import send_due_nudge
+from tests.test_growth_server import run_clock_at, send_due_nudge
 
 SECRET_REFLECTION = "my private worry about the reorg"
 SHARED_REFLECTION = "I led my first design review"
@@ -336,3 +337,22 @@ def test_mentions_of_bots_self_and_unknown_names_get_clear_answers(slack):
     assert "Name at most" not in answer
     long = slack.lazy(manager, "team add " + " ".join(f"<@U{i:06d}>" for i in range(40)))
     assert "at most 20" in long
+
+
+def test_the_weekly_digest_end_to_end(slack, team, fake_slack, server, content, dbs):
+    """Opted in by command, sent by the real clock, with the summary and a chart the fake Slack opened."""
+    manager, alice, bob = team
+    answer = slack.ack(manager, "team digest on friday 16:30")
+    assert "Your team digest comes on Fridays at 16:30" in answer
+    with dbs() as session:
+        person = repo.get_person(session, "T0001", manager)
+        due = session.execute(select(DigestPlan.next_due_at).where(DigestPlan.person_id == person.id)).scalar_one()
+    run_clock_at(server, fake_slack, content, due)
+    run_clock_at(server, fake_slack, content, due + timedelta(minutes=1))  # the next tick sends nothing more
+    digests = [m for m in fake_slack.messages_to("D" + manager[1:]) if m.get("metadata")]
+    assert len(digests) == 1
+    body = json.dumps(digests[0]["blocks"], ensure_ascii=False)
+    assert f"<@{alice}>: Mid-level → Senior" in body and f"<@{bob}>:" not in body
+    [chart] = [f for f in fake_slack.files.values() if f["channels"] == ["D" + manager[1:]]]
+    assert chart["image_size"] is not None
+    assert "Your weekly team digest is off" in slack.ack(manager, "team digest off")
