@@ -99,7 +99,7 @@ def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team
     tz = slack_timezone(client, user_id)
     channel = client.conversations_open(users=user_id)["channel"]["id"]
     with session_factory.begin() as session:
-        person = repo.get_person(session, team_id, user_id)
+        person = repo.get_person(session, team_id, user_id, lock=True)
         if person is None:
             return
         person.dm_channel_id = channel

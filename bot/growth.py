@@ -213,7 +213,7 @@ def stop(session: Session, person: Person, now: datetime | None = None) -> Plan:
 
 
 def set_timezone(session: Session, person: Person, tz: str, now: datetime | None = None) -> None:
-    """A changed Slack time zone moves the next nudge to the same local time in the new zone."""
+    """A changed Slack time zone moves the next nudge (and team digest) to the same local time in the new zone."""
     if not tz or person.tz == tz:
         return
     person.tz = tz
@@ -221,6 +221,12 @@ def set_timezone(session: Session, person: Person, tz: str, now: datetime | None
     if plan is not None and plan.tz != tz:
         plan.tz = tz
         reschedule(plan, now or utcnow())
+    digest = session.execute(select(DigestPlan).where(DigestPlan.person_id == person.id)).scalar_one_or_none()
+    if digest is not None and digest.tz != tz:  # the team digest follows the same zone
+        digest.tz = tz
+        digest.updated_at = now or utcnow()
+        if digest.enabled:
+            digest.next_due_at = next_occurrence(digest.weekday, digest.local_time, tz, now or utcnow())
 
 
 def deliveries_of(session: Session, person: Person, limit: int = 200) -> list[Delivery]:
@@ -355,7 +361,7 @@ def export(session: Session, person: Person) -> dict:
 
 def forget(session: Session, team_id: str, user_id: str) -> bool:
     """Delete everything stored about one person. Children first, so it holds without FK cascades too."""
-    person = repo.get_person(session, team_id, user_id)
+    person = repo.get_person(session, team_id, user_id, lock=True)
     if person is None:
         return False
     session.execute(delete(Reflection).where(Reflection.person_id == person.id))

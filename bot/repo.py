@@ -53,7 +53,10 @@ def claim_welcome(session: Session, person_id: int, now: datetime | None = None)
     return bool(result.rowcount)
 
 
-def get_person(session: Session, team_id: str, user_id: str) -> Person | None:
-    return session.execute(
-        select(Person).join(Workspace).where(Workspace.team_id == team_id, Person.user_id == user_id)
-    ).scalar_one_or_none()
+def get_person(session: Session, team_id: str, user_id: str, *, lock: bool = False) -> Person | None:
+    """The person; `lock` takes their row first (FOR UPDATE on PostgreSQL), so writers that touch a person and
+    their plans always lock in the same order (no deadlock between /growth forget and a background update)."""
+    query = select(Person).join(Workspace).where(Workspace.team_id == team_id, Person.user_id == user_id)
+    if lock:
+        query = query.with_for_update(of=Person)
+    return session.execute(query).scalar_one_or_none()

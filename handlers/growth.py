@@ -62,7 +62,7 @@ def register(app: App, services: Services) -> None:
         tz = slack_timezone(client, user_id)
         if tz:
             with services.session_factory.begin() as session:
-                person = repo.get_person(session, team_id, user_id)
+                person = repo.get_person(session, team_id, user_id, lock=True)
                 if person is not None:
                     growth.set_timezone(session, person, tz)
 
@@ -330,7 +330,7 @@ def register(app: App, services: Services) -> None:
         if not tz or not user.get("id"):
             return
         with services.session_factory.begin() as session:
-            person = repo.get_person(session, team_id, user["id"])
+            person = repo.get_person(session, team_id, user["id"], lock=True)
             if person is not None:
                 growth.set_timezone(session, person, tz)
 

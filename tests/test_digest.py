@@ -162,3 +162,16 @@ def test_a_digest_days_late_is_recorded_as_missed(world):
 
 def test_chart_file_is_named_after_its_row():
     assert chart_filename(42) == "ladderbot-team-digest-42.png"
+
+
+def test_the_digest_follows_a_time_zone_change(world):
+    build_team(world)
+    from bot import growth, repo
+
+    with world.sessions.begin() as session:
+        growth.set_timezone(session, repo.get_person(session, "T0001", MANAGER), "Asia/Kolkata", DIGEST_AT)
+    with world.sessions() as session:
+        digest = team.digest_of(session, repo.get_person(session, "T0001", MANAGER))
+        assert digest.tz == "Asia/Kolkata" and digest.next_due_at == DIGEST_AT + timedelta(
+            days=7, hours=-5, minutes=-30
+        )

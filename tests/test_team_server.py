@@ -128,6 +128,8 @@ def test_a_manager_adds_reports_who_accept_and_sees_their_summary(slack, team, f
     # alice's focus only: bob has not accepted
     assert "*Focus areas:* API design and integration 1 · Security and compliance 1\\n" in summary
     assert "Biggest shared gap" in summary
+    one = slack.lazy(manager, f"team @{fake_slack.users[alice].name}")  # a plain name, escaping off
+    assert "Growth: 1 person" in one and f"<@{alice}>: Mid-level" in one and bob not in one
     # the manager was told once that alice accepted; a second click changes nothing and tells nobody
     told = [c for c in fake_slack.calls_to("chat.postMessage") if "accepted" in c.params.get("text", "")]
     assert len(told) == 1 and told[0].params["channel"] == "D" + manager[1:]
