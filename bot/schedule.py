@@ -55,26 +55,27 @@ def _local(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
 
 
+def occurrences_around(weekday: int, hhmm: str, tz_name: str, now: datetime) -> tuple[datetime, datetime]:
+    """The last weekly occurrence at or before `now` and the first strictly after it, in UTC.
+
+    Two wall-clock conversions: the clock calls this for every due plan, so it stays cheap."""
+    tz = zone(tz_name)
+    local_day = now.astimezone(tz).date()
+    day = local_day - timedelta(days=(local_day.weekday() - weekday) % 7)  # this week's, today or earlier
+    this_week = _local(day, hhmm, tz)
+    if this_week <= now:
+        return this_week, _local(day + timedelta(weeks=1), hhmm, tz)
+    return _local(day - timedelta(weeks=1), hhmm, tz), this_week
+
+
 def next_occurrence(weekday: int, hhmm: str, tz_name: str, after: datetime) -> datetime:
     """The first weekly occurrence strictly after `after`, in UTC."""
-    tz = zone(tz_name)
-    local_day = after.astimezone(tz).date()
-    day = local_day + timedelta(days=(weekday - local_day.weekday()) % 7)
-    for week in range(3):
-        candidate = _local(day + timedelta(weeks=week), hhmm, tz)
-        if candidate > after:
-            return candidate
-    raise AssertionError("unreachable: an occurrence always exists within two weeks")  # pragma: no cover
+    return occurrences_around(weekday, hhmm, tz_name, after)[1]
 
 
 def latest_occurrence(weekday: int, hhmm: str, tz_name: str, at_or_before: datetime) -> datetime:
     """The last weekly occurrence at or before `at_or_before`, in UTC."""
-    occurrence = next_occurrence(weekday, hhmm, tz_name, at_or_before - timedelta(days=8))
-    while True:
-        following = next_occurrence(weekday, hhmm, tz_name, occurrence)
-        if following > at_or_before:
-            return occurrence
-        occurrence = following
+    return occurrences_around(weekday, hhmm, tz_name, at_or_before)[0]
 
 
 def week_key(moment: datetime, tz_name: str) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.prompts import choose_prompt, fitting_prompts
-from bot.schedule import latest_occurrence, next_occurrence, parse_time, week_key, zone
+from bot.schedule import latest_occurrence, next_occurrence, occurrences_around, parse_time, week_key, zone
 
 
 def weekly(tz: str, start: datetime, count: int, weekday: int = 0, hhmm: str = "10:00") -> list[datetime]:
@@ -112,3 +114,33 @@ def test_rotation_never_repeats_until_all_seen_and_is_deterministic(content):
         again.append(choose_prompt(content, "mid", "senior", focus, again).id)
     assert again == history
     assert choose_prompt(content, "mid", "senior", focus, history).id == history[0]  # second round
+
+
+def _oracle(weekday: int, hhmm: str, tz: str, now: datetime) -> tuple[datetime, datetime]:
+    """Brute force: every local day with that weekday from three weeks before to three weeks after."""
+    local_today = now.astimezone(zone(tz)).date()
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    candidates = sorted(
+        datetime.combine(day, datetime.min.time().replace(hour=hour, minute=minute), tzinfo=zone(tz)).astimezone(UTC)
+        for offset in range(-21, 22)
+        if (day := local_today + timedelta(days=offset)).weekday() == weekday
+    )
+    return max(c for c in candidates if c <= now), min(c for c in candidates if c > now)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    tz=st.sampled_from(
+        ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Pacific/Auckland", "Australia/Lord_Howe"]
+    ),
+    weekday=st.integers(0, 6),
+    hhmm=st.sampled_from(["00:00", "00:30", "01:59", "02:00", "02:30", "03:00", "10:00", "23:59"]),
+    minutes=st.integers(0, 60 * 24 * 365 * 6),
+    nudge=st.sampled_from([None, -1, 0, 1]),
+)
+def test_occurrences_around_matches_brute_force(tz, weekday, hhmm, minutes, nudge):
+    now = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+    if nudge is not None:  # land a minute around an occurrence, where off-by-one mistakes live
+        now = _oracle(weekday, hhmm, tz, now)[1] + timedelta(minutes=nudge)
+    assert occurrences_around(weekday, hhmm, tz, now) == _oracle(weekday, hhmm, tz, now)
+    assert latest_occurrence(weekday, hhmm, tz, now) <= now < next_occurrence(weekday, hhmm, tz, now)
