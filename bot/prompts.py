@@ -12,13 +12,11 @@ TRANSITION = "transition"
 def fitting_prompts(content: Content, level: str, target: str, focus: list[str]) -> dict[str, list[Prompt]]:
     """Prompts that fit a plan, grouped in rotation order: each focus area at the target level, then the
     next step from the current level toward the target."""
-    groups: dict[str, list[Prompt]] = {}
-    for area in focus:
-        groups[area] = [p for p in content.prompts if p.area == area and p.level == target]
-    order = [lv.id for lv in content.levels]
-    if level in order and target in order and order.index(target) > order.index(level):
-        step_to = order[order.index(level) + 1]
-        groups[TRANSITION] = [p for p in content.prompts if p.from_level == level and p.to_level == step_to]
+    groups: dict[str, list[Prompt]] = {area: list(content.prompts_at(area, target)) for area in focus}
+    levels = {lv.id: lv.rank for lv in content.levels}
+    if level in levels and target in levels and levels[target] > levels[level]:
+        step_to = content.levels[levels[level] + 1].id
+        groups[TRANSITION] = list(content.step_prompts(level, step_to))
     return {group: prompts for group, prompts in groups.items() if prompts}
 
 
