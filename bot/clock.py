@@ -1,12 +1,13 @@
 """The nudge clock: one idempotent pass, run every minute by APScheduler.
 
-A pass has two phases, each in short transactions:
+A pass has two kinds of step, each in short transactions, overlapped so that scheduling the next batch
+uses the time the send pool spends waiting on Slack:
 
-1. Schedule. Plans whose `next_due_at` has passed (one indexed query) become a `deliveries` row keyed
-   by (person, ISO week of the local due date), inserted with ON CONFLICT DO NOTHING, and the plan's
-   due time moves to the next week. A missed stretch produces one row for the latest week only; one
-   more than LATE_LIMIT late is recorded as missed and not sent. On PostgreSQL plans are claimed with
-   FOR UPDATE SKIP LOCKED so several clocks share the work.
+1. Schedule. Plans whose `next_due_at` has passed (one indexed query per batch) become a `deliveries`
+   row keyed by (person, ISO week of the local due date), inserted with ON CONFLICT DO NOTHING, and the
+   plan's due time moves to the next week. A missed stretch produces one row for the latest week only;
+   one more than LATE_LIMIT late is recorded as missed and not sent. On PostgreSQL plans are claimed
+   with FOR UPDATE SKIP LOCKED so several clocks share the work.
 2. Send. Pending rows are claimed in one UPDATE ... WHERE id IN (SELECT ... [FOR UPDATE SKIP LOCKED])
    that stamps a claim token, so two clocks never hold the same row. Each claimed row is sent
    (conversations.open once per person, then chat.postMessage with the delivery id in the message
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,7 +37,7 @@ from bot.growth import plan_state
 from bot.models import Delivery, Person, Plan, utcnow
 from bot.prompts import choose_prompt
 from bot.render_growth import build_nudge
-from bot.schedule import latest_occurrence, next_occurrence, week_key
+from bot.schedule import occurrences_around, week_key
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,44 @@ class _Result:
     unreachable: bool = False
 
 
+class _Outbox:
+    """Where the send threads leave outcomes. The pass sleeps until there is a batch worth recording, room
+    to claim more, or nothing left in flight: a few hundred wake-ups for 10,000 sends, not one each."""
+
+    def __init__(self, *, record_every: int, low_water: int):
+        self._ready = threading.Condition()
+        self._results: list[_Result] = []
+        self.in_flight = 0
+        self._record_every = record_every
+        self._low_water = low_water
+
+    def started(self, count: int) -> None:
+        with self._ready:
+            self.in_flight += count
+
+    def put(self, result: _Result) -> None:
+        with self._ready:
+            self._results.append(result)
+            self.in_flight -= 1
+            if len(self._results) >= self._record_every or self.in_flight <= self._low_water:
+                self._ready.notify()
+
+    def take(self, *, want_room: bool = False, wait: bool = True) -> list[_Result]:
+        """The outcomes so far; unless told not to wait, after waiting for a full batch, for nothing in
+        flight or (want_room) for the pool to run low."""
+        with self._ready:
+            if wait:
+                self._ready.wait_for(
+                    lambda: (
+                        len(self._results) >= self._record_every
+                        or self.in_flight == 0
+                        or (want_room and self.in_flight <= self._low_water)
+                    )
+                )
+            taken, self._results = self._results, []
+            return taken
+
+
 def stamp(session: Session, model, eligible, **values) -> None:
     """Claim rows in one statement: UPDATE ... WHERE id IN (eligible [FOR UPDATE SKIP LOCKED]). Two clocks
     never stamp the same row; on SQLite the single writer lock gives the same guarantee."""
@@ -121,6 +160,23 @@ def stamp(session: Session, model, eligible, **values) -> None:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def claim(session: Session, model, now: datetime, limit: int, token: str) -> None:
+    """Stamp up to `limit` rows of a delivery table with our claim token: pending rows due for an attempt,
+    and rows whose claim went stale because the clock holding them died mid-send."""
+    eligible = (
+        select(model.id)
+        .where(
+            or_(
+                and_(model.status == "pending", or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)),
+                and_(model.status == "sending", model.claimed_at < now - STALE_CLAIM),
+            )
+        )
+        .order_by(model.id)
+        .limit(limit)
+    )
+    stamp(session, model, eligible, status="sending", claimed_at=now, claim_token=token, attempts=model.attempts + 1)
 
 
 def find_in_history(client: WebClient, channel: str, match) -> str | None:
@@ -182,26 +238,41 @@ class NudgeClock:
             if dry_run:
                 self._dry_run(now, report)
                 return report
-            self._schedule_due(now, report)
-            self._send_pending(now, report)
+            self._schedule_and_send(now, report)
             self._send_reminders(now, report)
             self.digests.run(now, report)
         if report.scheduled or report.sent or report.failed or report.retrying or report.digests_scheduled:
             logger.info("nudge pass: %s", report)
         return report
 
-    def _due_plans(self, session: Session, now: datetime):
-        query = select(Plan).where(Plan.next_due_at <= now).order_by(Plan.next_due_at, Plan.id).limit(self.batch_size)
-        if self._postgres:
+    def _due_plans(self, session: Session, now: datetime, *, limit: int | None):
+        """Due plans as plain rows (what scheduling reads), oldest due first; claimed on PostgreSQL."""
+        query = (
+            select(
+                Plan.id,
+                Plan.person_id,
+                Plan.level,
+                Plan.target,
+                Plan.focus,
+                Plan.weekday,
+                Plan.local_time,
+                Plan.tz,
+                Plan.paused_until,
+                Plan.stopped,
+                Plan.unreachable_reason,
+            )
+            .where(Plan.next_due_at <= now)
+            .order_by(Plan.next_due_at, Plan.id)
+            .limit(limit)
+        )
+        if self._postgres and limit is not None:
             query = query.with_for_update(skip_locked=True)
-        return session.execute(query).scalars().all()
+        return session.execute(query).all()
 
     def _dry_run(self, now: datetime, report: PassReport) -> None:
-        """What a pass would schedule, by the same rules as a real pass; the session is never committed."""
+        """What a pass would schedule, by the same rules as a real pass; nothing is written."""
         with self.session_factory() as session:
-            plans = list(
-                session.execute(select(Plan).where(Plan.next_due_at <= now).order_by(Plan.next_due_at)).scalars()
-            )
+            plans = self._due_plans(session, now, limit=None)
             histories = self._histories(session, [p.person_id for p in plans]) if plans else {}
             users = dict(
                 session.execute(
@@ -209,11 +280,10 @@ class NudgeClock:
                 ).all()
             )
             for plan in plans:
-                row = self._schedule_plan(plan, now, histories[plan.person_id])
+                _, row = self._schedule_plan(plan, now, histories[plan.person_id])
                 if row is not None:
                     what = "missed (too late)" if row["status"] == "missed" else row["prompt_id"]
                     report.would_send.append((users[plan.person_id], row["week_key"], what))
-            session.rollback()
 
     def _history(self, session: Session, person_id: int) -> list[str]:
         return self._histories(session, [person_id]).get(person_id, [])
@@ -231,45 +301,55 @@ class NudgeClock:
         return out
 
     def _schedule_due(self, now: datetime, report: PassReport) -> None:
-        insert = postgresql.insert if self._postgres else sqlite.insert
-        while True:
-            with self.session_factory.begin() as session:
-                plans = self._due_plans(session, now)
-                histories = self._histories(session, [p.person_id for p in plans]) if plans else {}
-                rows = [row for plan in plans if (row := self._schedule_plan(plan, now, histories[plan.person_id]))]
-                for status in ("pending", "missed"):
-                    batch = [row for row in rows if row["status"] == status]
-                    if batch:
-                        # the unique (person, week) key makes a repeat a no-op
-                        inserted = (
-                            session.connection()
-                            .execute(
-                                insert(Delivery)
-                                .on_conflict_do_nothing(index_elements=["person_id", "week_key"])
-                                .returning(Delivery.id),
-                                batch,  # executemany: compiled once, sent in multi-row chunks
-                            )
-                            .all()
-                        )
-                        if status == "pending":
-                            report.scheduled += len(inserted)
-                        else:
-                            report.missed += len(inserted)
-            if len(plans) < self.batch_size:
-                return
+        """Schedule every due plan, a batch per transaction."""
+        while self._schedule_batch(now, report):
+            pass
 
-    def _schedule_plan(self, plan: Plan, now: datetime, history: list[str]) -> dict | None:
-        """Advance the plan to next week and return the delivery row it owes (None: nothing owed)."""
-        occurrence = latest_occurrence(plan.weekday, plan.local_time, plan.tz, now)
-        plan.next_due_at = next_occurrence(plan.weekday, plan.local_time, plan.tz, now)
+    def _schedule_batch(self, now: datetime, report: PassReport) -> bool:
+        """Schedule up to one batch of due plans in one transaction; True if more may be due."""
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        advance = update(Plan).where(Plan.id == bindparam("b_id")).values(next_due_at=bindparam("b_next"))
+        with self.session_factory.begin() as session:
+            connection = session.connection()
+            plans = self._due_plans(session, now, limit=self.batch_size)
+            if not plans:
+                return False
+            histories = self._histories(session, [p.person_id for p in plans])
+            moves, rows = [], []
+            for plan in plans:
+                next_due, row = self._schedule_plan(plan, now, histories[plan.person_id])
+                moves.append({"b_id": plan.id, "b_next": next_due})
+                if row is not None:
+                    rows.append(row)
+            connection.execute(advance, moves)  # executemany: one statement, compiled once
+            for status in ("pending", "missed"):
+                batch = [row for row in rows if row["status"] == status]
+                if batch:
+                    # the unique (person, week) key makes a repeat a no-op
+                    inserted = connection.execute(
+                        insert(Delivery)
+                        .on_conflict_do_nothing(index_elements=["person_id", "week_key"])
+                        .returning(Delivery.id),
+                        batch,  # executemany: compiled once, sent in multi-row chunks
+                    ).all()
+                    if status == "pending":
+                        report.scheduled += len(inserted)
+                    else:
+                        report.missed += len(inserted)
+        return len(plans) == self.batch_size
+
+    def _schedule_plan(self, plan, now: datetime, history: list[str]) -> tuple[datetime, dict | None]:
+        """The plan's next due time (next week) and the delivery row it owes now (None: nothing owed)."""
+        occurrence, next_due = occurrences_around(plan.weekday, plan.local_time, plan.tz, now)
         if plan_state(plan, occurrence) != "active":
-            return None  # paused over that occurrence: nothing owed
-        prompt = choose_prompt(self.content, plan.level, plan.target, plan.focus_areas, history)
+            return next_due, None  # paused over that occurrence: nothing owed
+        focus = [area for area in plan.focus.split(",") if area]
+        prompt = choose_prompt(self.content, plan.level, plan.target, focus, history)
         if prompt is None:
             logger.warning("no prompt fits plan %s (%s -> %s, %s)", plan.id, plan.level, plan.target, plan.focus)
-            return None
+            return next_due, None
         late = now - occurrence > LATE_LIMIT
-        return {
+        return next_due, {
             "person_id": plan.person_id,
             "week_key": week_key(occurrence, plan.tz),
             "prompt_id": prompt.id,
@@ -280,28 +360,9 @@ class NudgeClock:
 
     def _claim(self, now: datetime) -> list[_Claimed]:
         token = uuid.uuid4().hex
-        eligible = (
-            select(Delivery.id)
-            .where(
-                or_(
-                    and_(
-                        Delivery.status == "pending",
-                        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                    ),
-                    and_(Delivery.status == "sending", Delivery.claimed_at < now - STALE_CLAIM),
-                )
-            )
-            .order_by(Delivery.id)
-            .limit(self.batch_size)
-        )
         with self.session_factory.begin() as session:
-            self._stamp(
-                session, eligible, status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1
-            )
+            claim(session, Delivery, now, self.batch_size, token)
             return [_Claimed(*row, token) for row in session.execute(self._claimed_rows(token))]
-
-    def _stamp(self, session: Session, eligible, **values) -> None:
-        stamp(session, Delivery, eligible, **values)
 
     @staticmethod
     def _claimed_rows(token: str):
@@ -321,26 +382,43 @@ class NudgeClock:
             .order_by(Delivery.id)
         )
 
-    def _send_pending(self, now: datetime, report: PassReport) -> None:
-        """Keep the send pool fed: claim the next batch while the last one is still being sent, and record
-        outcomes as they come in (a crash then leaves only the few in flight as stale claims)."""
-        in_flight: set = set()
-        results: list[_Result] = []
+    def _schedule_and_send(self, now: datetime, report: PassReport) -> None:
+        """Schedule due plans and send pending deliveries, overlapped: the send pool is kept fed by claiming
+        the next batch while the last is still being sent, the time it spends waiting on Slack is used to
+        schedule the next batch of plans, and outcomes are recorded as they come in (a crash then leaves
+        only the few in flight as stale claims)."""
+        low_water = self.send_workers * 4
+        outbox = _Outbox(record_every=RECORD_EVERY, low_water=low_water)
+        scheduling = self._schedule_batch(now, report)
         exhausted = False
         with ThreadPoolExecutor(max_workers=self.send_workers, thread_name_prefix="nudge-send") as pool:
             while True:
-                if not exhausted and len(in_flight) <= self.send_workers * 4:
+                if not exhausted and outbox.in_flight <= low_water:
                     claimed = self._claim(now)
-                    exhausted = not claimed
-                    in_flight.update(pool.submit(self._send_one, item, now) for item in claimed)
-                if not in_flight:
+                    outbox.started(len(claimed))
+                    for item in claimed:
+                        pool.submit(self._send_into, outbox, item, now)
+                    if not claimed:
+                        if scheduling:
+                            scheduling = self._schedule_batch(now, report)
+                            continue
+                        exhausted = True
+                elif scheduling:
+                    scheduling = self._schedule_batch(now, report)
+                    self._record(outbox.take(wait=False), now, report)
+                    continue
+                if exhausted and outbox.in_flight == 0:
                     break
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                results.extend(future.result() for future in done)
-                if len(results) >= RECORD_EVERY or not in_flight:
-                    self._record(results, now, report)
-                    results = []
-        self._record(results, now, report)
+                self._record(outbox.take(want_room=not exhausted), now, report)
+        self._record(outbox.take(wait=False), now, report)
+
+    def _send_into(self, outbox: _Outbox, item: _Claimed, now: datetime) -> None:
+        try:
+            result = self._send_one(item, now)
+        except Exception as exc:  # a bug must not strand the row as 'sending' or hang the pass
+            logger.exception("sending delivery %s failed", item.delivery_id)
+            result = self._retry_result(item, type(exc).__name__)
+        outbox.put(result)
 
     def _send_one(self, item: _Claimed, now: datetime) -> _Result:
         """Slack I/O for one claimed delivery; no database work here (it runs in the send pool)."""
@@ -505,7 +583,7 @@ class NudgeClock:
         )
         with self.session_factory.begin() as session:
             # claiming marks the reminder as sent: a reminder is at most once, never twice
-            self._stamp(session, eligible, reminded_at=now, claim_token=token)
+            stamp(session, Delivery, eligible, reminded_at=now, claim_token=token)
             rows = session.execute(
                 select(Delivery, Person)
                 .join(Person, Person.id == Delivery.person_id)

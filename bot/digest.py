@@ -16,7 +16,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,18 +25,17 @@ from bot.clock import (
     LATE_LIMIT,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
-    STALE_CLAIM,
     PassReport,
     _backoff,
+    claim,
     find_in_history,
     has_metadata,
-    stamp,
 )
 from bot.content import Content
 from bot.mentions import Directory
 from bot.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
 from bot.render_team import build_team_summary
-from bot.schedule import latest_occurrence, next_occurrence, week_key
+from bot.schedule import occurrences_around, week_key
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +76,7 @@ class DigestSender:
                 plans = session.execute(query).scalars().all()
                 rows = []
                 for plan in plans:
-                    occurrence = latest_occurrence(plan.weekday, plan.local_time, plan.tz, now)
-                    plan.next_due_at = next_occurrence(plan.weekday, plan.local_time, plan.tz, now)
+                    occurrence, plan.next_due_at = occurrences_around(plan.weekday, plan.local_time, plan.tz, now)
                     if not plan.enabled:
                         plan.next_due_at = None
                         continue
@@ -105,30 +103,8 @@ class DigestSender:
 
     def _claim(self, now: datetime) -> list[tuple[int, str]]:
         token = uuid.uuid4().hex
-        eligible = (
-            select(DigestDelivery.id)
-            .where(
-                or_(
-                    and_(
-                        DigestDelivery.status == "pending",
-                        or_(DigestDelivery.next_attempt_at.is_(None), DigestDelivery.next_attempt_at <= now),
-                    ),
-                    and_(DigestDelivery.status == "sending", DigestDelivery.claimed_at < now - STALE_CLAIM),
-                )
-            )
-            .order_by(DigestDelivery.id)
-            .limit(BATCH)
-        )
         with self.session_factory.begin() as session:
-            stamp(
-                session,
-                DigestDelivery,
-                eligible,
-                status="sending",
-                claimed_at=now,
-                claim_token=token,
-                attempts=DigestDelivery.attempts + 1,
-            )
+            claim(session, DigestDelivery, now, BATCH, token)
             ids = session.execute(select(DigestDelivery.id).where(DigestDelivery.claim_token == token)).scalars().all()
         return [(i, token) for i in ids]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,32 @@ class World:
         self.engines.append(engine)
         settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=self.fake.url)
         return NudgeClock(db.make_session_factory(engine), make_web_client(settings), self.content, **kwargs)
+
+    def run_together(self, clocks: list[NudgeClock], at: datetime) -> None:
+        """Run one pass of each clock at the same moment, each in its own thread. On SQLite a clock that finds
+        the writer lock held fails its tick (as in production, where it finishes on the next): that tick is
+        run again here. On PostgreSQL every clock must succeed."""
+        barrier = threading.Barrier(len(clocks))
+        errors: list[Exception] = []
+
+        def run(clock: NudgeClock) -> None:
+            barrier.wait()
+            try:
+                clock.run_pass(at)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(clock,)) for clock in clocks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors and self.url.startswith("sqlite"):
+            assert all("locked" in str(exc) for exc in errors), errors
+            for clock in clocks:
+                clock.run_pass(at + timedelta(minutes=1))
+        else:
+            assert errors == []
 
     def add(
         self,

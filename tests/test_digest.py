@@ -4,7 +4,6 @@ never twice (restarts, stale claims, two clocks, failing uploads), and only abou
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -132,23 +131,7 @@ def test_a_clock_that_died_after_posting_does_not_post_again(world):
 
 def test_two_clocks_send_one_digest(world):
     build_team(world)
-    clocks = [world.new_clock(), world.new_clock()]
-    errors: list[BaseException] = []
-
-    def run(clock):
-        try:
-            clock.run_pass(DIGEST_AT)
-        except Exception as exc:  # SQLite: the loser may find the database locked and try next tick
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in clocks]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        assert world.url.startswith("sqlite") and all("locked" in str(e) for e in errors)
-        world.clock.run_pass(DIGEST_AT + timedelta(minutes=1))
+    world.run_together([world.new_clock(), world.new_clock()], DIGEST_AT)
     assert len(digest_messages(world.fake)) == 1 and len(charts(world.fake)) == 1
 
 
