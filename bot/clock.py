@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 LATE_LIMIT = timedelta(days=3)  # a nudge later than this is recorded as missed, not sent
 STALE_CLAIM = timedelta(minutes=15)  # longer than any send with its retries (timeouts, Retry-After)
 MAX_ATTEMPTS = 8
-RECORD_EVERY = 50  # outcomes written per transaction while a batch is being sent
+RECORD_EVERY = 100  # outcomes written per transaction while a batch is being sent
 METADATA_EVENT = "ladderbot_nudge"
 # Errors that will not go away by retrying: the person cannot be reached (or our token is dead).
 PERMANENT_ERRORS = frozenset(
@@ -308,20 +308,21 @@ class NudgeClock:
     def _schedule_batch(self, now: datetime, report: PassReport) -> bool:
         """Schedule up to one batch of due plans in one transaction; True if more may be due."""
         insert = postgresql.insert if self._postgres else sqlite.insert
-        advance = update(Plan).where(Plan.id == bindparam("b_id")).values(next_due_at=bindparam("b_next"))
         with self.session_factory.begin() as session:
             connection = session.connection()
             plans = self._due_plans(session, now, limit=self.batch_size)
             if not plans:
                 return False
             histories = self._histories(session, [p.person_id for p in plans])
-            moves, rows = [], []
+            moves: dict[datetime, list[int]] = {}  # next due time -> plans; people share a few zones and times
+            rows = []
             for plan in plans:
                 next_due, row = self._schedule_plan(plan, now, histories[plan.person_id])
-                moves.append({"b_id": plan.id, "b_next": next_due})
+                moves.setdefault(next_due, []).append(plan.id)
                 if row is not None:
                     rows.append(row)
-            connection.execute(advance, moves)  # executemany: one statement, compiled once
+            for next_due, plan_ids in moves.items():
+                connection.execute(update(Plan).where(Plan.id.in_(plan_ids)).values(next_due_at=next_due))
             for status in ("pending", "missed"):
                 batch = [row for row in rows if row["status"] == status]
                 if batch:
