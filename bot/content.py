@@ -534,7 +534,6 @@ def _read_levels(loader: _Loader_, doc: _Node | None, dimensions: tuple[Dimensio
         return ()
     nodes = top["levels"].items(2)
     by_dim = {d.id: d for d in dimensions}
-    loader.level_ids = [n.value.get("id") for n in nodes if isinstance(n.value, dict) and n.value.get("id")]
     levels: list[Level] = []
     for rank, node in enumerate(nodes):
         m = node.mapping(("id", "name", "title", "dimensions"), ("aliases", "compensation"))
@@ -577,6 +576,8 @@ def _read_levels(loader: _Loader_, doc: _Node | None, dimensions: tuple[Dimensio
             )
         )
     loader.unique([(n, lv.id) for n, lv in zip(nodes, levels, strict=False)], "level id")
+    # the ids as ident() read them (a number becomes text, a list becomes ""), so later files never meet a non-text id
+    loader.level_ids = list(dict.fromkeys(lv.id for lv in levels if lv.id))
     return tuple(levels)
 
 

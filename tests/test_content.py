@@ -126,6 +126,9 @@ CASES = [
         _set(["levels", 0, "dimensions", "time_split", "split", 0, "percent"], 45),
         "levels.yaml: levels[0].dimensions.time_split.split: percentages add up to 105",
     ),
+    # found by test_property: a non-text level id once crashed the areas check with a TypeError
+    ("levels.yaml", _set(["levels", 1, "id"], [1]), "levels.yaml: levels[1].id: expected text, got a list"),
+    ("levels.yaml", _set(["levels", 1, "id"], 1), "areas.yaml: areas[0].by_level.1: missing level '1'"),
     ("levels.yaml", _set(["levels", 1, "aliases"], ["jr"]), "levels.yaml: levels[1].aliases: 'jr' already names level"),
     (
         "areas.yaml",
