@@ -17,6 +17,7 @@ import json
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -266,11 +267,14 @@ class FakeSlack:
                 self._changed.wait(left)
             return list(self.responses)
 
-    def wait_for_calls(self, method: str, count: int, timeout: float = 5.0) -> list[Call]:
+    def wait_for_calls(
+        self, method: str, count: int, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+    ) -> list[Call]:
+        """Block until at least `count` calls to `method` (those `where` accepts, if given) arrived."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                found = [c for c in self.calls if c.method == method]
+                found = [c for c in self.calls if c.method == method and (where is None or where(c))]
                 left = deadline - time.monotonic()
                 if len(found) >= count or left <= 0:
                     return found

@@ -131,7 +131,7 @@ def test_a_manager_adds_reports_who_accept_and_sees_their_summary(slack, team, f
     one = slack.lazy(manager, f"team @{fake_slack.users[alice].name}")  # a plain name, escaping off
     assert "Growth: 1 person" in one and f"<@{alice}>: Mid-level" in one and bob not in one
     # the manager was told once that alice accepted; a second click changes nothing and tells nobody
-    told = [c for c in fake_slack.calls_to("chat.postMessage") if "accepted" in c.params.get("text", "")]
+    told = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "accepted" in c.params.get("text", ""))
     assert len(told) == 1 and told[0].params["channel"] == "D" + manager[1:]
     [update] = [c for c in fake_slack.calls_to("chat.update") if "You accepted" in json.dumps(c.params["blocks"])]
     assert "follow_accept" not in json.dumps(update.params["blocks"])  # the buttons are gone
@@ -145,7 +145,9 @@ def test_accepting_twice_tells_the_manager_once(slack, fake_slack, dbs):
         updates = len(fake_slack.calls_to("chat.update"))
         slack.click(ActionId.FOLLOW_ACCEPT, follow_id, alice, ts=ts)
         fake_slack.wait_for_calls("chat.update", updates + 1)
-    told = [c for c in fake_slack.calls_to("chat.postMessage") if "accepted" in c.params.get("text", "")]
+    # the first click tells the manager after its update, so wait for that; the second decided not to tell
+    # before its own update, which has arrived, so the count below is final
+    told = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "accepted" in c.params.get("text", ""))
     assert len(told) == 1
 
 
