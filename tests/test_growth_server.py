@@ -196,12 +196,10 @@ def test_nudge_buttons_update_the_dm_and_refuse_others(server, fake_slack, dbs, 
     with dbs() as session:
         reflections = session.execute(select(Reflection).where(Reflection.delivery_id == delivery.id)).scalars().all()
         assert [(r.text, r.shared) for r in reflections] == [("I did it", False)]
-    deadline = time.monotonic() + 5  # lazy listeners finish in any order: wait for the reflection's update
-    while time.monotonic() < deadline and not any(
-        "Reflection saved" in json.dumps(c.params["blocks"]) for c in fake_slack.calls_to("chat.update")
-    ):
-        time.sleep(0.05)
-    assert any("Reflection saved" in json.dumps(c.params["blocks"]) for c in fake_slack.calls_to("chat.update"))
+    # lazy listeners finish in any order: wait for the reflection's update
+    assert fake_slack.wait_for_calls(
+        "chat.update", 1, where=lambda c: "Reflection saved" in json.dumps(c.params["blocks"])
+    )
 
 
 def test_app_home_shows_the_plan_and_streak(server, fake_slack, dbs, content):
