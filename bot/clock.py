@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content import Content
 from bot.growth import plan_state
-from bot.models import Delivery, Person, Plan, utcnow
+from bot.models import Delivery, Person, Plan, split_focus, utcnow
 from bot.prompts import choose_prompt
 from bot.render_growth import build_nudge
 from bot.schedule import occurrences_around, week_key
@@ -344,8 +344,7 @@ class NudgeClock:
         occurrence, next_due = occurrences_around(plan.weekday, plan.local_time, plan.tz, now)
         if plan_state(plan, occurrence) != "active":
             return next_due, None  # paused over that occurrence: nothing owed
-        focus = [area for area in plan.focus.split(",") if area]
-        prompt = choose_prompt(self.content, plan.level, plan.target, focus, history)
+        prompt = choose_prompt(self.content, plan.level, plan.target, split_focus(plan.focus), history)
         if prompt is None:
             logger.warning("no prompt fits plan %s (%s -> %s, %s)", plan.id, plan.level, plan.target, plan.focus)
             return next_due, None

@@ -81,6 +81,11 @@ class Person(Base):
     welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+def split_focus(focus: str) -> list[str]:
+    """The focus areas stored in a plan's comma-separated `focus` column."""
+    return [area for area in focus.split(",") if area]
+
+
 class Plan(Base):
     """A person's growth plan and when their next weekly nudge is due (UTC, indexed)."""
 
@@ -103,7 +108,7 @@ class Plan(Base):
 
     @property
     def focus_areas(self) -> list[str]:
-        return [a for a in self.focus.split(",") if a]
+        return split_focus(self.focus)
 
 
 class Delivery(Base):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from bot import growth, repo
 from bot.content import Content
 from bot.models import Delivery as D
-from bot.models import DigestPlan, Follow, Person, Plan, Reflection, Workspace, utcnow
+from bot.models import DigestPlan, Follow, Person, Plan, Reflection, Workspace, split_focus, utcnow
 from bot.schedule import next_occurrence
 
 TREND_WEEKS = 12
@@ -435,7 +435,7 @@ def org_summary(session: Session, team_id: str, now: datetime | None = None) -> 
         people=len(plans),
         levels=fold_small(Counter(level for level, _, _ in plans)),
         targets=fold_small(Counter(target for _, target, _ in plans)),
-        focus=fold_small(Counter(a for _, _, focus in plans for a in focus.split(",") if a)),
+        focus=fold_small(Counter(a for _, _, focus in plans for a in split_focus(focus))),
         answered_12=int(answered or 0),
         sent_12=int(sent or 0),
         followers=int(followers or 0),
