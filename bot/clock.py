@@ -300,11 +300,6 @@ class NudgeClock:
             out[person_id].append(prompt_id)
         return out
 
-    def _schedule_due(self, now: datetime, report: PassReport) -> None:
-        """Schedule every due plan, a batch per transaction."""
-        while self._schedule_batch(now, report):
-            pass
-
     def _schedule_batch(self, now: datetime, report: PassReport) -> bool:
         """Schedule up to one batch of due plans in one transaction; True if more may be due."""
         insert = postgresql.insert if self._postgres else sqlite.insert

@@ -73,11 +73,6 @@ def next_occurrence(weekday: int, hhmm: str, tz_name: str, after: datetime) -> d
     return occurrences_around(weekday, hhmm, tz_name, after)[1]
 
 
-def latest_occurrence(weekday: int, hhmm: str, tz_name: str, at_or_before: datetime) -> datetime:
-    """The last weekly occurrence at or before `at_or_before`, in UTC."""
-    return occurrences_around(weekday, hhmm, tz_name, at_or_before)[0]
-
-
 def week_key(moment: datetime, tz_name: str) -> str:
     """ISO year and week of the local date, e.g. '2026-W48': one nudge per person per key."""
     year, week, _ = moment.astimezone(zone(tz_name)).isocalendar()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from bot import growth
-from bot.clock import STALE_CLAIM, NudgeClock
+from bot.clock import STALE_CLAIM, NudgeClock, PassReport
 from bot.models import Delivery, Person, Plan, Reflection
 from tests.clockworld import MONDAY_10_UTC
 
@@ -152,7 +152,7 @@ def test_crash_after_slack_accepted_but_before_the_record(world):
     the DM's history by its metadata and records it instead of sending it again."""
     world.add("U1")
     clock = world.clock
-    clock._schedule_due(MONDAY_10_UTC, type("R", (), {"scheduled": 0, "missed": 0})())
+    clock._schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
     [claimed] = clock._claim(MONDAY_10_UTC)
     delivery_id = claimed.delivery_id
     with world.sessions.begin() as session:  # what the dead clock had done before dying
@@ -172,7 +172,7 @@ def test_crash_after_slack_accepted_but_before_the_record(world):
 def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world):
     world.add("U1")
     clock = world.clock
-    clock._schedule_due(MONDAY_10_UTC, type("R", (), {"scheduled": 0, "missed": 0})())
+    clock._schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
     clock._claim(MONDAY_10_UTC)  # ...and the process died here
     report = world.new_clock().run_pass(MONDAY_10_UTC + STALE_CLAIM + timedelta(minutes=1))
     assert report.sent == 1 and world.dms() == {"D1": 1}

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.prompts import choose_prompt, fitting_prompts
-from bot.schedule import latest_occurrence, next_occurrence, occurrences_around, parse_time, week_key, zone
+from bot.schedule import next_occurrence, occurrences_around, parse_time, week_key, zone
 
 
 def weekly(tz: str, start: datetime, count: int, weekday: int = 0, hhmm: str = "10:00") -> list[datetime]:
@@ -66,8 +66,8 @@ def test_a_time_in_the_spring_forward_gap_lands_just_after_it():
 
 def test_latest_occurrence_and_unknown_zone():
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday
-    assert latest_occurrence(0, "10:00", "UTC", now) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-    assert latest_occurrence(1, "12:00", "UTC", now) == now
+    assert occurrences_around(0, "10:00", "UTC", now)[0] == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert occurrences_around(1, "12:00", "UTC", now)[0] == now
     assert next_occurrence(0, "10:00", "Not/AZone", now) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
@@ -143,4 +143,5 @@ def test_occurrences_around_matches_brute_force(tz, weekday, hhmm, minutes, nudg
     if nudge is not None:  # land a minute around an occurrence, where off-by-one mistakes live
         now = _oracle(weekday, hhmm, tz, now)[1] + timedelta(minutes=nudge)
     assert occurrences_around(weekday, hhmm, tz, now) == _oracle(weekday, hhmm, tz, now)
-    assert latest_occurrence(weekday, hhmm, tz, now) <= now < next_occurrence(weekday, hhmm, tz, now)
+    latest, following = occurrences_around(weekday, hhmm, tz, now)
+    assert latest <= now < following == next_occurrence(weekday, hhmm, tz, now)
