@@ -215,6 +215,11 @@ class Content:
     compensation_source: str = ""
     prompts: tuple[Prompt, ...] = ()
     _by_id: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # prompts grouped the way the clock asks for them, ("area", area, level) or ("step", from, to),
+    # so choosing a prompt never scans the whole list
+    _prompt_groups: dict[tuple[str, str, str], tuple[Prompt, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._by_id.update(
@@ -225,13 +230,11 @@ class Content:
             source={x.file: x for x in self.sources},
             prompt={x.id: x for x in self.prompts},
         )
-        # prompts grouped the way the clock asks for them, ("area", area, level) or ("step", from, to),
-        # so choosing a prompt never scans the whole list
         groups: dict[tuple[str, str, str], list[Prompt]] = {}
         for x in self.prompts:
             key = ("area", x.area, x.level) if x.area else ("step", x.from_level, x.to_level)
             groups.setdefault(key, []).append(x)
-        self._by_id["prompt_group"] = {key: tuple(items) for key, items in groups.items()}
+        self._prompt_groups.update((key, tuple(items)) for key, items in groups.items())
 
     def level(self, level_id: str) -> Level:
         return self._by_id["level"][level_id]
@@ -253,11 +256,11 @@ class Content:
 
     def prompts_at(self, area_id: str, level_id: str) -> tuple[Prompt, ...]:
         """Prompts for one growth area at one level, in file order."""
-        return self._by_id["prompt_group"].get(("area", area_id, level_id), ())
+        return self._prompt_groups.get(("area", area_id, level_id), ())
 
     def step_prompts(self, from_id: str, to_id: str) -> tuple[Prompt, ...]:
         """Prompts for the step from one level to the next, in file order."""
-        return self._by_id["prompt_group"].get(("step", from_id, to_id), ())
+        return self._prompt_groups.get(("step", from_id, to_id), ())
 
     def next_level(self, level: Level) -> Level | None:
         return self.levels[level.rank + 1] if level.rank + 1 < len(self.levels) else None
