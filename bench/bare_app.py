@@ -13,7 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.server import run_gunicorn
+from bot.web.server import run_gunicorn
 
 
 def build_wsgi():

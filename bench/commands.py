@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.fakeslack import FakeSlack  # noqa: E402
+from bot.testing.fakeslack import FakeSlack  # noqa: E402
 from tests.server import RunningServer, start_server  # noqa: E402
 from tests.slack_requests import sign, slash_command_body  # noqa: E402
 

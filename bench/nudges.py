@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot import db  # noqa: E402
-from bot.app import make_web_client  # noqa: E402
-from bot.clock import NudgeClock  # noqa: E402
+from bot.clock.nudges import NudgeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.content import load_content  # noqa: E402
-from bot.models import Person, Plan, Workspace  # noqa: E402
+from bot.content.loader import load_content  # noqa: E402
+from bot.services import make_web_client  # noqa: E402
+from bot.storage import engine as db  # noqa: E402
+from bot.storage.models import Person, Plan, Workspace  # noqa: E402
 from tests.pg import free_port  # noqa: E402
 
 DUE = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

@@ -22,10 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, insert, select  # noqa: E402
 
-from bot import db, team  # noqa: E402
-from bot import render_team as rt  # noqa: E402
-from bot.content import load_content  # noqa: E402
-from bot.models import Delivery, Follow, Person, Plan, Reflection, Workspace  # noqa: E402
+from bot.blocks import team as rt  # noqa: E402
+from bot.content.loader import load_content  # noqa: E402
+from bot.storage import engine as db  # noqa: E402
+from bot.storage.models import Delivery, Follow, Person, Plan, Reflection, Workspace  # noqa: E402
+from bot.team import follows as team  # noqa: E402
 from tests.pg import PgCluster, find_bindir  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

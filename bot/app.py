@@ -5,109 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot import repo
-from bot.answers import Answers
-from bot.clock import NudgeClock
-from bot.config import Settings
-from bot.content import Content
-from bot.people import PeopleRecorder
-from bot.team_desk import TeamDesk
+from bot.services import Services, make_web_client
+from handlers import register_all
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Services:
-    """What listeners may use. Built once per process."""
-
-    settings: Settings
-    content: Content
-    answers: Answers
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    people: PeopleRecorder
-    clock: NudgeClock
-    team: TeamDesk
-
-
-def make_web_client(settings: Settings) -> WebClient:
-    """A WebClient pointed at SLACK_API_URL, retrying connection errors, 429s (honouring
-    Retry-After) and 500/503s with slack_sdk's own handlers."""
-    return WebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-def build_services(
-    settings: Settings,
-    content: Content,
-    engine: Engine,
-    session_factory: sessionmaker[Session],
-    executor: ThreadPoolExecutor | None = None,
-) -> Services:
-    executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="ladderbot-bg")
-    client = make_web_client(settings)
-
-    def welcome(team_id: str, user_id: str) -> None:
-        send_welcome(session_factory, client, team_id, user_id)
-
-    return Services(
-        settings=settings,
-        content=content,
-        answers=Answers(content, show_compensation=settings.show_compensation),
-        engine=engine,
-        session_factory=session_factory,
-        people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
-        clock=NudgeClock(session_factory, client, content),
-        team=TeamDesk(session_factory, client, content, settings),
-    )
-
-
-def slack_timezone(client: WebClient, user_id: str) -> str:
-    """The person's IANA time zone from users.info; "" when Slack has none or the call fails (plans then
-    stay in UTC until a user_change event tells us the zone)."""
-    try:
-        return (client.users_info(user=user_id).get("user") or {}).get("tz") or ""
-    except SlackApiError as exc:
-        logger.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-        return ""
-
-
-def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team_id: str, user_id: str) -> None:
-    """The first time someone uses the bot: learn their time zone and DM them a welcome, once."""
-    from bot.growth import set_timezone
-    from bot.render_growth import build_welcome
-
-    tz = slack_timezone(client, user_id)
-    channel = client.conversations_open(users=user_id)["channel"]["id"]
-    with session_factory.begin() as session:
-        person = repo.get_person(session, team_id, user_id, lock=True)
-        if person is None:
-            return
-        person.dm_channel_id = channel
-        set_timezone(session, person, tz)
-        first = repo.claim_welcome(session, person.id)
-    if first:
-        message = build_welcome()
-        client.chat_postMessage(channel=channel, text=message.text, blocks=list(message.blocks))
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -121,8 +26,6 @@ class _DropClientTokenWarning(logging.Filter):
 def create_app(services: Services, *, client: WebClient | None = None) -> App:
     """A Bolt app that acks from the request thread (process_before_response) so answers built from
     local content go back in the HTTP response itself; Web API work runs in lazy listeners."""
-    from handlers import register_all
-
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
         bolt_logger.addFilter(_DropClientTokenWarning())

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.config import DEFAULT_CONTENT_DIR, ConfigError, Settings
-from bot.content import ContentError, load_content
+from bot.content.loader import ContentError, load_content
 
 
 def _setup_logging(level: str) -> None:
@@ -38,14 +38,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ConfigError, ContentError) as exc:
         return _cannot_start("serve", exc)
     _setup_logging(settings.log_level)
-    from bot import db
+    from bot.storage import engine as db
 
     db.migrate_if_embedded(settings.database_url)
 
     def wsgi_factory():
-        from bot.app import build_services, create_app
-        from bot.clock import start_scheduler
-        from bot.server import LadderbotWSGI
+        from bot.app import create_app
+        from bot.clock.nudges import start_scheduler
+        from bot.services import build_services
+        from bot.web.server import LadderbotWSGI
 
         engine = db.make_engine(settings.database_url)
         services = build_services(settings, content, engine, db.make_session_factory(engine))
@@ -55,16 +56,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             start_scheduler(services.clock, blocking=False)
         return LadderbotWSGI(app, services)
 
-    from bot.server import run_gunicorn
+    from bot.web.server import run_gunicorn
 
     run_gunicorn(wsgi_factory, port=settings.port, threads=settings.web_threads, log_level=settings.log_level)
     return 0
 
 
 def _clock_from_env():
-    from bot import db
-    from bot.app import make_web_client
-    from bot.clock import NudgeClock
+    from bot.clock.nudges import NudgeClock
+    from bot.services import make_web_client
+    from bot.storage import engine as db
 
     settings = Settings.from_env()
     content = load_content(settings.content_dir)
@@ -79,7 +80,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
         clock = _clock_from_env()
     except (ConfigError, ContentError) as exc:
         return _cannot_start("clock", exc)
-    from bot.clock import start_scheduler
+    from bot.clock.nudges import start_scheduler
 
     logging.getLogger(__name__).info("clock started: one nudge pass a minute")
     try:
@@ -123,7 +124,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _cannot_start("migrate", exc)
     _setup_logging(settings.log_level)
-    from bot import db
+    from bot.storage import engine as db
 
     db.migrate(settings.database_url, args.revision)
     print(f"database is at revision {args.revision}")
@@ -136,8 +137,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
         content = load_content(args.content or settings.content_dir)
     except (ConfigError, ContentError) as exc:
         return _cannot_start("preview", exc)
-    from bot.answers import Answers
-    from bot.preview import message_to_text
+    from bot.blocks.preview import message_to_text
+    from bot.ladder.answers import Answers
 
     answers = Answers(
         content,
@@ -169,8 +170,8 @@ def cmd_content_check(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    from bot.answers import Answers
-    from bot.blocks import message_problems
+    from bot.blocks.kit import message_problems
+    from bot.ladder.answers import Answers
 
     # Render every view once so a text that fits the schema but not Slack's limits is caught too.
     answers = Answers(content, show_compensation=True)
@@ -209,7 +210,7 @@ def answers_for_every_view(answers) -> list[tuple[str, object]]:
 
 
 def cmd_fake_slack(args: argparse.Namespace) -> int:
-    from bot.fakeslack import FakeSlack
+    from bot.testing.fakeslack import FakeSlack
 
     fake = FakeSlack(port=args.port)
     fake.start()

@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.app import Services
+from bot.services import Services
 from handlers import growth, interview, ladder, share, team
 
 

@@ -11,12 +11,15 @@ import logging
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import growth, repo, team
-from bot import render_growth as rg
-from bot.app import Services, slack_timezone
-from bot.growth_commands import follow_up_for, rest_of, run_growth_command
+from bot.blocks import growth as rg
+from bot.growth import plans as growth
+from bot.growth.commands import follow_up_for, rest_of, run_growth_command
+from bot.growth.onboarding import slack_timezone
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.models import Delivery, utcnow
+from bot.services import Services
+from bot.storage import people as repo
+from bot.storage.models import Delivery, utcnow
+from bot.team import follows as team
 
 logger = logging.getLogger(__name__)
 ANSWERS = {ActionId.NUDGE_DONE: "done", ActionId.NUDGE_SKIP: "skipped", ActionId.NUDGE_SNOOZE: "snoozed"}

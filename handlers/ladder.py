@@ -2,7 +2,7 @@
 
 from slack_bolt import Ack, App
 
-from bot.app import Services
+from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:

@@ -5,9 +5,9 @@ Each acks at once; the reply goes through the response_url in a lazy listener, o
 
 from slack_bolt import Ack, App, Respond
 
-from bot.answers import attributed
-from bot.app import Services
 from bot.ids import ActionId
+from bot.ladder.answers import attributed
+from bot.services import Services
 
 
 def _ack(ack: Ack) -> None:

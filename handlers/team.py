@@ -9,10 +9,11 @@ from __future__ import annotations
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import growth, team
-from bot import render_team as rt
-from bot.app import Services
+from bot.blocks import team as rt
+from bot.growth import plans as growth
 from bot.ids import ActionId
+from bot.services import Services
+from bot.team import follows as team
 from handlers.growth import action_value, request_ids
 
 

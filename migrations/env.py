@@ -3,8 +3,8 @@
 from alembic import context
 
 from bot.config import Settings
-from bot.db import make_engine
-from bot.models import Base
+from bot.storage.engine import make_engine
+from bot.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

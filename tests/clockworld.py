@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import db, growth
-from bot.app import make_web_client
-from bot.clock import NudgeClock
+from bot.clock.nudges import NudgeClock
 from bot.config import Settings
-from bot.models import Delivery, Person
+from bot.growth import plans as growth
+from bot.services import make_web_client
+from bot.storage import engine as db
+from bot.storage.models import Delivery, Person
 
 MONDAY_10_UTC = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
 

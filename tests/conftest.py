@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import Answers
-from bot.content import Content, load_content
-from bot.fakeslack import FakeSlack
+from bot.content.loader import Content, load_content
+from bot.ladder.answers import Answers
+from bot.testing.fakeslack import FakeSlack
 from tests.clockworld import World
 from tests.pg import PgCluster, find_bindir
 from tests.server import RunningServer, start_server
@@ -83,7 +83,7 @@ def server(request: pytest.FixtureRequest, fake_slack_session: FakeSlack) -> Run
     """`ladderbot serve` on a migrated database, once per backend, talking to the fake Slack."""
     url = new_database_url(request.param, request)
     if request.param == "postgresql":
-        from bot.db import migrate
+        from bot.storage.engine import migrate
 
         migrate(url)  # production runs `ladderbot migrate` as the release step
     running = start_server(fake_slack_session.url, url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"])

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 
-from bot import growth
-from bot.clock import STALE_CLAIM, NudgeClock, PassReport
-from bot.models import Delivery, Person, Plan, Reflection
+from bot.clock.nudges import STALE_CLAIM, NudgeClock, PassReport
+from bot.growth import plans as growth
+from bot.storage.models import Delivery, Person, Plan, Reflection
 from tests.clockworld import MONDAY_10_UTC
 
 

@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bot.models import utcnow
+from bot.storage.models import utcnow
 from tests.clockworld import MONDAY_10_UTC, World
 from tests.server import server_env
 

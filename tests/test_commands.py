@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import commands as cmd
+from bot.ladder import parse as cmd
 
 
 @pytest.fixture(scope="module")

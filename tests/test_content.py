@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.answers import Answers
-from bot.content import ContentError, load_content
+from bot.content.loader import ContentError, load_content
+from bot.ladder.answers import Answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "content"

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot import team
-from bot.digest import METADATA_EVENT, chart_filename
-from bot.fakeslack import png_size
-from bot.models import DigestDelivery
+from bot.clock.digests import METADATA_EVENT, chart_filename
+from bot.storage.models import DigestDelivery
+from bot.team import follows as team
+from bot.testing.fakeslack import png_size
 from tests.clockworld import MONDAY_10_UTC
 
 MANAGER = "U0MANAGER"
@@ -149,7 +149,8 @@ def test_chart_file_is_named_after_its_row():
 
 def test_the_digest_follows_a_time_zone_change(world):
     build_team(world)
-    from bot import growth, repo
+    from bot.growth import plans as growth
+    from bot.storage import people as repo
 
     with world.sessions.begin() as session:
         growth.set_timezone(session, repo.get_person(session, "T0001", MANAGER), "Asia/Kolkata", DIGEST_AT)

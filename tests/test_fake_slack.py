@@ -7,8 +7,8 @@ import time
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.app import make_web_client
 from bot.config import Settings
+from bot.services import make_web_client
 
 
 @pytest.fixture

@@ -11,12 +11,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import db, growth, repo
-from bot.app import make_web_client
-from bot.clock import NudgeClock
+from bot.clock.nudges import NudgeClock
 from bot.config import Settings
+from bot.growth import plans as growth
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.models import Delivery, Person, Plan, Reflection, utcnow
+from bot.services import make_web_client
+from bot.storage import engine as db
+from bot.storage import people as repo
+from bot.storage.models import Delivery, Person, Plan, Reflection, utcnow
 from tests.server import start_server
 from tests.slack_requests import block_action_body, event_body, view_submission_body
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import make_web_client
 from bot.config import Settings
-from bot.mentions import MAX_MENTIONS, Directory, Mention, MentionError, parse_mentions, resolve
+from bot.services import make_web_client
+from bot.team.mentions import MAX_MENTIONS, Directory, Mention, MentionError, parse_mentions, resolve
 
 
 def test_the_three_forms_and_emails():

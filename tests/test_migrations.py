@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot import db
-from bot.models import Base
+from bot.storage import engine as db
+from bot.storage.models import Base
 
 
 def test_upgrade_downgrade_upgrade(database_url):
@@ -35,7 +35,7 @@ def test_models_match_migrations(database_url):
 
 
 def test_person_upsert_is_idempotent(database_url):
-    from bot import repo
+    from bot.storage import people as repo
 
     db.migrate(database_url)
     engine = db.make_engine(database_url)

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks import message_problems
-from bot.content import ContentError, load_content
+from bot.blocks.kit import message_problems
+from bot.content.loader import ContentError, load_content
 
 WORDS = [
     "senior",

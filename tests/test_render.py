@@ -7,10 +7,10 @@ import random
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.answers import Answers, pick_questions
-from bot.blocks import message_problems
+from bot.blocks.kit import message_problems
+from bot.blocks.ladder import build_level
 from bot.cli import answers_for_every_view
-from bot.render import build_level
+from bot.ladder.answers import Answers, pick_questions
 
 
 def _every_view(content):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.prompts import choose_prompt, fitting_prompts
+from bot.growth.prompts import choose_prompt, fitting_prompts
 from bot.schedule import next_occurrence, occurrences_around, parse_time, week_key, zone
 
 

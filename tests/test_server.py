@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.blocks import Message, message_problems
+from bot.blocks.kit import Message, message_problems
 from bot.ids import ActionId
 from tests.slack_requests import block_action_body, slash_command_body
 

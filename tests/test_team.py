@@ -11,10 +11,13 @@ import pytest
 from slack_sdk.models.blocks import Block
 from sqlalchemy import event, insert
 
-from bot import db, growth, team
-from bot import render_team as rt
-from bot.blocks import message_problems
-from bot.models import Delivery, Reflection
+from bot.blocks import team as rt
+from bot.blocks.kit import message_problems
+from bot.blocks.team import OrgSummary, ReportSummary, TeamSummary
+from bot.growth import plans as growth
+from bot.storage import engine as db
+from bot.storage.models import Delivery, Reflection
+from bot.team import follows as team
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -158,10 +161,10 @@ def test_fifty_reports_fit_one_message(sessions, content):
 
 
 def test_more_reports_than_a_message_holds_are_cut_with_a_note(content):
-    report = team.ReportSummary(
+    report = ReportSummary(
         "U" + "X" * 10, "mid", "senior", ("security", "api", "data"), "paused", 1, 4, 3, 12, NOW, 1, (2,) * 12
     )
-    summary = team.TeamSummary(
+    summary = TeamSummary(
         "UM", (report,) * 200, ("UP",) * 100, (("senior", 200),), (("api", 200),), ((1, 2),) * 12, None, (), ()
     )
     message = rt.build_team_summary(content, summary)
@@ -187,7 +190,7 @@ def test_org_aggregates_and_their_floor(sessions, content):
     assert all(n >= 5 for _, n in org.levels + org.targets + org.focus)
     message = rt.build_org(content, org)
     assert message_problems(message) == [] and "People with a plan:* 12" in str(message.blocks)
-    tiny = team.OrgSummary(3, (), (), (), 0, 0, 0)
+    tiny = OrgSummary(3, (), (), (), 0, 0, 0)
     assert "need at least 5" in rt.build_org(content, tiny).text
 
 

@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import db, repo
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.models import DigestPlan, Follow
+from bot.storage import engine as db
+from bot.storage import people as repo
+from bot.storage.models import DigestPlan, Follow
 from tests.slack_requests import block_action_body, event_body, view_submission_body
 from tests.test_growth_server import run_clock_at, send_due_nudge
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-from bot.models import UTCDateTime
+from bot.storage.models import UTCDateTime
 
 revision = "0002_growth_plans"
 down_revision = "0001_baseline"

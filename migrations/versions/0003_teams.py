@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-from bot.models import UTCDateTime
+from bot.storage.models import UTCDateTime
 
 revision = "0003_teams"
 down_revision = "0002_growth_plans"

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.models import Person, Workspace, utcnow
+from bot.storage.models import Person, Workspace, utcnow
 
 
 def _insert_ignoring_conflict(session: Session, model, values: dict, index_elements: list[str]) -> bool:

@@ -20,8 +20,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import team
-from bot.clock import (
+from bot.blocks.team import TeamSummary, build_team_summary
+from bot.clock.nudges import (
     LATE_LIMIT,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
@@ -31,11 +31,11 @@ from bot.clock import (
     find_in_history,
     has_metadata,
 )
-from bot.content import Content
-from bot.mentions import Directory
-from bot.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
-from bot.render_team import build_team_summary
+from bot.content.loader import Content
 from bot.schedule import occurrences_around, week_key
+from bot.storage.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
+from bot.team import follows as team
+from bot.team.mentions import Directory
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +168,8 @@ class DigestSender:
             self._failed(digest_id, token, attempts, type(exc).__name__, now, permanent=False)
             report.digests_failed += 1
 
-    def _send_chart(self, digest_id: int, channel: str, summary: team.TeamSummary, attempts: int) -> str:
-        from bot.chart import engagement_chart
+    def _send_chart(self, digest_id: int, channel: str, summary: TeamSummary, attempts: int) -> str:
+        from bot.blocks.chart import engagement_chart
 
         name = chart_filename(digest_id)
         if attempts > 1:

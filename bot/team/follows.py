@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import growth, repo
-from bot.content import Content
-from bot.models import Delivery as D
-from bot.models import DigestPlan, Follow, Person, Plan, Reflection, Workspace, split_focus, utcnow
+from bot.blocks.team import Gap, OrgSummary, ReportSummary, SharedReflection, TeamSummary
+from bot.content.loader import Content
+from bot.growth import plans as growth
 from bot.schedule import next_occurrence
+from bot.storage import people as repo
+from bot.storage.models import Delivery as D
+from bot.storage.models import DigestPlan, Follow, Person, Plan, Reflection, Workspace, split_focus, utcnow
 
 TREND_WEEKS = 12
 HISTORY = timedelta(weeks=104)  # how far back a streak is counted
@@ -175,50 +177,6 @@ def followers_of(session: Session, team_id: str, user_id: str) -> list[FollowVie
 
 
 # --- the team summary -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReportSummary:
-    user_id: str
-    level: str  # "" when the person has no plan yet
-    target: str
-    focus: tuple[str, ...]
-    state: str  # active, paused, stopped, unreachable, no_plan
-    answered_4: int
-    sent_4: int
-    answered_12: int
-    sent_12: int
-    last_checkin: datetime | None
-    streak: int
-    weekly: tuple[int, ...]  # TREND_WEEKS values, oldest first: 2 answered, 1 sent unanswered, 0 nothing
-
-
-@dataclass(frozen=True)
-class SharedReflection:
-    user_id: str
-    text: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Gap:
-    area: str
-    target: str
-    missing: int  # reports working toward `target` who have not focused on `area`
-    toward: int  # reports working toward `target`
-
-
-@dataclass(frozen=True)
-class TeamSummary:
-    follower: str
-    reports: tuple[ReportSummary, ...]
-    pending: tuple[str, ...]
-    toward: tuple[tuple[str, int], ...]  # (target level id, reports), in ladder order
-    focus: tuple[tuple[str, int], ...]  # (area id, reports), most first
-    trend: tuple[tuple[int, int], ...]  # (answered, sent) per week, oldest first
-    gap: Gap | None
-    shared: tuple[SharedReflection, ...]
-    week_starts: tuple[datetime, ...]
 
 
 def _week_index(now: datetime, due_at: datetime) -> int:
@@ -382,17 +340,6 @@ def _areas_worked(content: Content, history: list, reflected: dict) -> set[str]:
 
 
 # --- workspace aggregates ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrgSummary:
-    people: int  # with a plan
-    levels: tuple[tuple[str, int], ...]  # groups under MIN_GROUP folded into "other"
-    targets: tuple[tuple[str, int], ...]
-    focus: tuple[tuple[str, int], ...]
-    answered_12: int
-    sent_12: int
-    followers: int  # people following at least one accepted report
 
 
 def fold_small(counts: dict[str, int], minimum: int = MIN_GROUP) -> tuple[tuple[str, int], ...]:

@@ -6,11 +6,11 @@ import random
 from collections import defaultdict
 from functools import lru_cache
 
-from bot import blocks as bk
-from bot import commands as cmd
-from bot import render
-from bot.blocks import Message
-from bot.content import Content, Question
+from bot.blocks import kit as bk
+from bot.blocks import ladder as render
+from bot.blocks.kit import Message
+from bot.content.loader import Content, Question
+from bot.ladder import parse as cmd
 
 
 class Answers:

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from bot.blocks import blocks_problems, total_text
+from bot.blocks.kit import blocks_problems, total_text
 
 MAX_MESSAGE_TEXT = 40_000
 MAX_TOTAL_BLOCK_TEXT = 13_200  # where Slack was seen answering msg_blocks_too_long

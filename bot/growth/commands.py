@@ -9,16 +9,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import blocks as bk
-from bot import growth, team
-from bot import render_growth as rg
-from bot import render_team as rt
-from bot.blocks import Message
-from bot.commands import Vocabulary, normalise
-from bot.content import Content
-from bot.mentions import MentionError, parse_mentions
-from bot.models import utcnow
+from bot.blocks import growth as rg
+from bot.blocks import kit as bk
+from bot.blocks import team as rt
+from bot.blocks.kit import Message
+from bot.content.loader import Content
+from bot.growth import plans as growth
+from bot.ladder.parse import Vocabulary, normalise
 from bot.schedule import WEEKDAY_ALIASES, WEEKDAYS, parse_time
+from bot.storage.models import utcnow
+from bot.team import follows as team
+from bot.team.mentions import MentionError, parse_mentions
 
 SUBCOMMANDS: dict[str, str] = {
     "help": "this list",

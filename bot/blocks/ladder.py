@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from bot import blocks as bk
-from bot.blocks import Message
-from bot.commands import MAX_QUESTION_COUNT, Unknown
-from bot.content import Area, Content, Level, LevelDimension, Question, Transition
+from bot.blocks import kit as bk
+from bot.blocks.kit import Message
+from bot.content.loader import Area, Content, Level, LevelDimension, Question, Transition
 from bot.ids import ActionId
+
+MAX_QUESTION_COUNT = 10
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Text we could not place: what went wrong, and what the person may have meant."""
+
+    message: str
+    suggestions: tuple[str, ...] = ()
+    command: str = "ladder"
+
 
 HIDDEN_IN_DETAIL = ("summary", "experience")
 

@@ -9,12 +9,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import render_team as rt
-from bot import repo, team
-from bot.blocks import Message
+from bot.blocks import team as rt
+from bot.blocks.kit import Message
 from bot.config import Settings
-from bot.content import Content
-from bot.mentions import Directory, MentionError, parse_mentions, resolve
+from bot.content.loader import Content
+from bot.storage import people as repo
+from bot.team import follows as team
+from bot.team.mentions import Directory, MentionError, parse_mentions, resolve
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-from bot.team import TeamSummary
+from bot.blocks.team import TeamSummary
 
 MAX_ROWS = 60
 COLOURS = ("#eeeeee", "#f4b183", "#4e9a6b")  # nothing sent, sent but not answered, answered

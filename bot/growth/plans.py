@@ -5,16 +5,16 @@ Functions take a session and never commit; the caller owns the unit of work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from bot import repo
-from bot.content import Content
-from bot.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace, utcnow
+from bot.blocks.growth import PlanView
+from bot.content.loader import Content
 from bot.schedule import describe, next_occurrence
+from bot.storage import people as repo
+from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace, utcnow
 
 DEFAULT_WEEKDAY = 0
 DEFAULT_TIME = "10:00"
@@ -24,22 +24,6 @@ ANSWERED = ("done",)
 
 class GrowthError(Exception):
     """A request we refuse, with a message for the person."""
-
-
-@dataclass(frozen=True)
-class PlanView:
-    """What a person sees of their plan: plain values for the builders."""
-
-    level: str
-    target: str
-    focus: tuple[str, ...]
-    weekday: int
-    local_time: str
-    tz: str
-    state: str  # active, paused, stopped, unreachable
-    next_due: str  # described in the person's own zone, or ""
-    paused_until: str
-    unreachable_reason: str
 
 
 def ensure_person(session: Session, team_id: str, user_id: str) -> Person:
@@ -312,7 +296,7 @@ def answer_delivery(
 
 def export(session: Session, person: Person) -> dict:
     """Everything stored about one person, as JSON-ready data."""
-    from bot.team import relations_for_export  # team builds on growth
+    from bot.team.follows import relations_for_export  # team builds on growth
 
     workspace = session.get(Workspace, person.workspace_id)
     plan = get_plan(session, person)

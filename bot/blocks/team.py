@@ -2,14 +2,70 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from bot import blocks as bk
-from bot.blocks import Message
-from bot.content import Content
+from bot.blocks import kit as bk
+from bot.blocks.kit import Message
+from bot.content.loader import Content
 from bot.ids import ActionId
 from bot.schedule import WEEKDAYS, describe
-from bot.team import OrgSummary, ReportSummary, TeamSummary
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    user_id: str
+    level: str  # "" when the person has no plan yet
+    target: str
+    focus: tuple[str, ...]
+    state: str  # active, paused, stopped, unreachable, no_plan
+    answered_4: int
+    sent_4: int
+    answered_12: int
+    sent_12: int
+    last_checkin: datetime | None
+    streak: int
+    weekly: tuple[int, ...]  # TREND_WEEKS values, oldest first: 2 answered, 1 sent unanswered, 0 nothing
+
+
+@dataclass(frozen=True)
+class SharedReflection:
+    user_id: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Gap:
+    area: str
+    target: str
+    missing: int  # reports working toward `target` who have not focused on `area`
+    toward: int  # reports working toward `target`
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    follower: str
+    reports: tuple[ReportSummary, ...]
+    pending: tuple[str, ...]
+    toward: tuple[tuple[str, int], ...]  # (target level id, reports), in ladder order
+    focus: tuple[tuple[str, int], ...]  # (area id, reports), most first
+    trend: tuple[tuple[int, int], ...]  # (answered, sent) per week, oldest first
+    gap: Gap | None
+    shared: tuple[SharedReflection, ...]
+    week_starts: tuple[datetime, ...]
+
+
+@dataclass(frozen=True)
+class OrgSummary:
+    people: int  # with a plan
+    levels: tuple[tuple[str, int], ...]  # groups under MIN_GROUP folded into "other"
+    targets: tuple[tuple[str, int], ...]
+    focus: tuple[tuple[str, int], ...]
+    answered_12: int
+    sent_12: int
+    followers: int  # people following at least one accepted report
+
 
 SPARK = "▁▂▃▄▅▆▇█"
 STATE_NOTES = {

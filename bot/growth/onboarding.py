@@ -7,9 +7,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import repo
+from bot.blocks.growth import build_welcome
+from bot.growth.plans import set_timezone
+from bot.storage import people as repo
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +61,30 @@ class PeopleRecorder:
         """After /growth forget, the next use counts as a first use again."""
         with self._lock:
             self._known.discard((team_id, user_id))
+
+
+def slack_timezone(client: WebClient, user_id: str) -> str:
+    """The person's IANA time zone from users.info; "" when Slack has none or the call fails (plans then
+    stay in UTC until a user_change event tells us the zone)."""
+    try:
+        return (client.users_info(user=user_id).get("user") or {}).get("tz") or ""
+    except SlackApiError as exc:
+        logger.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
+        return ""
+
+
+def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team_id: str, user_id: str) -> None:
+    """The first time someone uses the bot: learn their time zone and DM them a welcome, once."""
+
+    tz = slack_timezone(client, user_id)
+    channel = client.conversations_open(users=user_id)["channel"]["id"]
+    with session_factory.begin() as session:
+        person = repo.get_person(session, team_id, user_id, lock=True)
+        if person is None:
+            return
+        person.dm_channel_id = channel
+        set_timezone(session, person, tz)
+        first = repo.claim_welcome(session, person.id)
+    if first:
+        message = build_welcome()
+        client.chat_postMessage(channel=channel, text=message.text, blocks=list(message.blocks))

@@ -10,11 +10,11 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from bot.content import Content
+from bot.blocks.ladder import MAX_QUESTION_COUNT, Unknown
+from bot.content.loader import Content
 
 MAX_TEXT = 500  # longer command text is cut; Slack itself allows far more than any real command
 DEFAULT_QUESTION_COUNT = 5
-MAX_QUESTION_COUNT = 10
 
 _ARROWS = re.compile(r"\s*(?:->|→|⟶|=>|—>|-->)\s*")
 _SPLIT = re.compile(r"[\s,;]+")
@@ -130,15 +130,6 @@ class Roadmap:
 @dataclass(frozen=True)
 class Responsibilities:
     level: str | None = None
-
-
-@dataclass(frozen=True)
-class Unknown:
-    """Text we could not place: what went wrong, and what the person may have meant."""
-
-    message: str
-    suggestions: tuple[str, ...] = ()
-    command: str = "ladder"
 
 
 LadderRequest = (

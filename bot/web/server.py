@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.app import Services
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class LadderbotWSGI:
             return _reply(start_response, "400 Bad Request", {"error": "malformed request"})
 
     def health(self, start_response: StartResponse) -> Iterable[bytes]:
-        from bot.db import database_ok
+        from bot.storage.engine import database_ok
 
         ok, detail = database_ok(self.services.engine)
         content = self.services.content

@@ -32,12 +32,12 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.content import Content
-from bot.growth import plan_state
-from bot.models import Delivery, Person, Plan, split_focus, utcnow
-from bot.prompts import choose_prompt
-from bot.render_growth import build_nudge
+from bot.blocks.growth import build_nudge
+from bot.content.loader import Content
+from bot.growth.plans import plan_state
+from bot.growth.prompts import choose_prompt
 from bot.schedule import occurrences_around, week_key
+from bot.storage.models import Delivery, Person, Plan, split_focus, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class NudgeClock:
         self.batch_size = batch_size
         self.send_workers = send_workers
         self._lock = threading.Lock()  # one pass at a time in this process
-        from bot.digest import DigestSender  # digests build on the clock's claim helpers
+        from bot.clock.digests import DigestSender  # digests build on the clock's claim helpers
 
         self.digests = DigestSender(session_factory, client, content)
 
@@ -533,7 +533,7 @@ class NudgeClock:
 
     def send_now(self, team_id: str, user_id: str, now: datetime | None = None) -> str:
         """/growth now: one extra prompt right away, recorded like a weekly one (so it counts in history)."""
-        from bot import repo
+        from bot.storage import people as repo
 
         now = now or utcnow()
         token = uuid.uuid4().hex

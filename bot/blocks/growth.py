@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from bot import blocks as bk
-from bot.blocks import Message
-from bot.content import Content, Prompt
-from bot.growth import PlanView
+from bot.blocks import kit as bk
+from bot.blocks.kit import Message
+from bot.content.loader import Content, Prompt
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.schedule import WEEKDAYS
 
@@ -16,6 +16,22 @@ ANSWER_LINES = {
     "skipped": "⏭️ Skipped this week. See you next week.",
     "snoozed": "⏰ I'll remind you about this tomorrow.",
 }
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What a person sees of their plan: plain values for the builders."""
+
+    level: str
+    target: str
+    focus: tuple[str, ...]
+    weekday: int
+    local_time: str
+    tz: str
+    state: str  # active, paused, stopped, unreachable
+    next_due: str  # described in the person's own zone, or ""
+    paused_until: str
+    unreachable_reason: str
 
 
 def _prompt_group(content: Content, prompt: Prompt) -> str:

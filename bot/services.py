@@ -1,0 +1,73 @@
+"""Services: what listeners and commands may use, built once per process."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock.nudges import NudgeClock
+from bot.config import Settings
+from bot.content.loader import Content
+from bot.growth.onboarding import PeopleRecorder, send_welcome
+from bot.ladder.answers import Answers
+from bot.team.desk import TeamDesk
+
+
+@dataclass(frozen=True)
+class Services:
+    """What listeners may use. Built once per process."""
+
+    settings: Settings
+    content: Content
+    answers: Answers
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    people: PeopleRecorder
+    clock: NudgeClock
+    team: TeamDesk
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """A WebClient pointed at SLACK_API_URL, retrying connection errors, 429s (honouring
+    Retry-After) and 500/503s with slack_sdk's own handlers."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_services(
+    settings: Settings,
+    content: Content,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    executor: ThreadPoolExecutor | None = None,
+) -> Services:
+    executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="ladderbot-bg")
+    client = make_web_client(settings)
+
+    def welcome(team_id: str, user_id: str) -> None:
+        send_welcome(session_factory, client, team_id, user_id)
+
+    return Services(
+        settings=settings,
+        content=content,
+        answers=Answers(content, show_compensation=settings.show_compensation),
+        engine=engine,
+        session_factory=session_factory,
+        people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
+        clock=NudgeClock(session_factory, client, content),
+        team=TeamDesk(session_factory, client, content, settings),
+    )
