@@ -20,19 +20,10 @@ from bot.services import Services
 from bot.storage import people as repo
 from bot.storage.models import Delivery, utcnow
 from bot.team import follows as team
+from handlers.payload import action_value, request_ids
 
 logger = logging.getLogger(__name__)
 ANSWERS = {ActionId.NUDGE_DONE: "done", ActionId.NUDGE_SKIP: "skipped", ActionId.NUDGE_SNOOZE: "snoozed"}
-
-
-def request_ids(body: dict) -> tuple[str, str]:
-    team = (body.get("team") or {}).get("id") or body.get("team_id") or (body.get("user") or {}).get("team_id", "")
-    user = (body.get("user") or {}).get("id") or body.get("user_id", "")
-    return str(team), str(user)
-
-
-def action_value(body: dict) -> str:
-    return str(((body.get("actions") or [{}])[0]).get("value") or "")
 
 
 def register(app: App, services: Services) -> None:

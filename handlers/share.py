@@ -8,20 +8,16 @@ from slack_bolt import Ack, App, Respond
 from bot.ids import ActionId
 from bot.ladder.answers import attributed
 from bot.services import Services
+from handlers.payload import action_value
 
 
 def _ack(ack: Ack) -> None:
     ack()
 
 
-def _action_value(body: dict) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
-
-
 def register(app: App, services: Services) -> None:
     def share(body: dict, respond: Respond) -> None:
-        value = _action_value(body)
+        value = action_value(body)
         message = services.answers.shared(value)
         if message is None:
             respond(
@@ -36,11 +32,11 @@ def register(app: App, services: Services) -> None:
         respond(text=shared.text, blocks=list(shared.blocks), response_type="in_channel", replace_original=False)
 
     def open_view(body: dict, respond: Respond) -> None:
-        message = services.answers.ladder(_action_value(body))
+        message = services.answers.ladder(action_value(body))
         respond(text=message.text, blocks=list(message.blocks), replace_original=True)
 
     def more_questions(body: dict, respond: Respond) -> None:
-        message = services.answers.interview(_action_value(body))
+        message = services.answers.interview(action_value(body))
         respond(text=message.text, blocks=list(message.blocks), replace_original=True)
 
     app.action(ActionId.SHARE)(ack=_ack, lazy=[share])

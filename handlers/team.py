@@ -14,7 +14,7 @@ from bot.growth import plans as growth
 from bot.ids import ActionId
 from bot.services import Services
 from bot.team import follows as team
-from handlers.growth import action_value, request_ids
+from handlers.payload import action_value, request_ids
 
 
 def _follow_id(body: dict) -> int | None:
