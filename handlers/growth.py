@@ -12,6 +12,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import growth as rg
+from bot.errors import RefusedError
 from bot.growth import plans as growth
 from bot.growth.commands import follow_up_for, rest_of, run_growth_command
 from bot.growth.onboarding import slack_timezone
@@ -23,6 +24,7 @@ from bot.team import follows as team
 from handlers.payload import action_value, request_ids
 
 logger = logging.getLogger(__name__)
+SETUP_BLOCKS = {"level": BlockId.SETUP_LEVEL, "target": BlockId.SETUP_TARGET, "focus": BlockId.SETUP_FOCUS}
 ANSWERS = {ActionId.NUDGE_DONE: "done", ActionId.NUDGE_SKIP: "skipped", ActionId.NUDGE_SNOOZE: "snoozed"}
 
 
@@ -129,8 +131,9 @@ def register(app: App, services: Services) -> None:
             with services.session_factory.begin() as session:
                 person = growth.ensure_person(session, team_id, user_id)
                 growth.answer_delivery(session, person, int(action_value(body)), ANSWERS[action_id])
-        except (growth.GrowthError, ValueError):
-            pass  # not theirs, or a mangled value: nothing is recorded, and the lazy update shows nothing
+        except (RefusedError, ValueError) as exc:
+            # not theirs, or a mangled value: nothing is recorded, and the lazy update shows nothing
+            logger.info("nudge answer refused for %s: %s", user_id, exc)
         ack()
 
     def answer_update(body: dict, client: WebClient) -> None:
@@ -189,8 +192,8 @@ def register(app: App, services: Services) -> None:
             with services.session_factory.begin() as session:
                 person = growth.ensure_person(session, team_id, user_id)
                 growth.add_reflection(session, person, delivery_id, text, shared=bool(chosen))
-        except growth.GrowthError as exc:
-            ack(response_action="errors", errors={BlockId.REFLECTION_TEXT: str(exc)})
+        except RefusedError as exc:
+            ack(response_action="errors", errors={BlockId.REFLECTION_TEXT: exc.message})
             return
         ack()
 
@@ -255,9 +258,9 @@ def register(app: App, services: Services) -> None:
                     weekday=int(weekday) if weekday and weekday.isdigit() else None,
                     local_time=hhmm if hhmm and len(hhmm) == 5 else None,
                 )
-        except growth.GrowthError as exc:
-            block = BlockId.SETUP_TARGET if "target" in str(exc).lower() else BlockId.SETUP_FOCUS
-            ack(response_action="errors", errors={block: str(exc)})
+        except RefusedError as exc:
+            block = SETUP_BLOCKS.get(exc.field or "", BlockId.SETUP_FOCUS)
+            ack(response_action="errors", errors={block: exc.message})
             return
         ack()
 
@@ -280,8 +283,8 @@ def register(app: App, services: Services) -> None:
                     growth.pause(session, person, max(1, min(52, int(action_value(body) or 1))))
                 else:
                     growth.resume(session, person)
-        except (growth.GrowthError, ValueError):
-            pass
+        except (RefusedError, ValueError) as exc:
+            logger.info("pause/resume refused for %s: %s", user_id, exc)
         ack()
 
     def refresh_home(body: dict, client: WebClient) -> None:

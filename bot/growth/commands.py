@@ -14,6 +14,7 @@ from bot.blocks import kit as bk
 from bot.blocks import team as rt
 from bot.blocks.kit import Message
 from bot.content.loader import Content
+from bot.errors import InvalidPlan, RefusedError
 from bot.growth import plans as growth
 from bot.ladder.parse import Vocabulary, normalise
 from bot.schedule import WEEKDAY_ALIASES, WEEKDAYS, parse_time
@@ -147,18 +148,18 @@ def run_growth_command(
     person = growth.ensure_person(session, team_id, user_id)
     try:
         return _run(session, content, vocab, person, name, args, now)
-    except growth.GrowthError as exc:
+    except RefusedError as exc:
         return GrowthReply(rg.build_text(str(exc)))
 
 
 def _level_arg(vocab: Vocabulary, args: list[str], what: str) -> str:
     if not args:
-        raise growth.GrowthError(f"Which level? For example `/growth {what} senior`.")
+        raise InvalidPlan(f"Which level? For example `/growth {what} senior`.")
     found = vocab.match_all("level", args)
     if found is None:
         phrase = " ".join(args)
         close = vocab.suggest(phrase, ("level",))
-        raise growth.GrowthError(
+        raise InvalidPlan(
             f"I don't know the level “{bk.clip(phrase, 40)}”."
             + (f" Did you mean `/growth {what} {close[0]}`?" if close else "")
         )
@@ -175,7 +176,7 @@ def _areas_arg(vocab: Vocabulary, content: Content, args: list[str]) -> list[str
             word = args[i]
             close = [s for s in vocab.suggest(word, ("area",)) if s in growth_ids]
             names = ", ".join(f"`{a}`" for a in sorted(growth_ids))
-            raise growth.GrowthError(
+            raise InvalidPlan(
                 f"“{bk.clip(word, 40)}” is not a growth area."
                 + (f" Did you mean `{close[0]}`?" if close else "")
                 + f" Areas: {names}."
@@ -183,7 +184,7 @@ def _areas_arg(vocab: Vocabulary, content: Content, args: list[str]) -> list[str
         found.append(hit[0])
         i += hit[1]
     if not found:
-        raise growth.GrowthError("Which areas? For example `/growth focus security api`.")
+        raise InvalidPlan("Which areas? For example `/growth focus security api`.")
     return found
 
 
@@ -213,14 +214,14 @@ def _run(
         times = [parse_time(w) for w in args if w not in WEEKDAY_ALIASES]
         hhmm = next((t for t in times if t), None)
         if day is None or hhmm is None or len(args) != 2:
-            raise growth.GrowthError("Say a weekday and a time, like `/growth schedule tuesday 09:30`.")
+            raise InvalidPlan("Say a weekday and a time, like `/growth schedule tuesday 09:30`.")
         growth.update_plan(session, content, person, now, weekday=day, local_time=hhmm)
         return shown(f"Your nudge now comes on {WEEKDAYS[day].capitalize()}s at {hhmm}.")
     if name == "pause":
         numbers = [int(w) for w in args if w.isdigit()]
         weeks = numbers[0] if numbers else 1
         if not 1 <= weeks <= 52:
-            raise growth.GrowthError("Pause for 1 to 52 weeks, like `/growth pause 2`.")
+            raise InvalidPlan("Pause for 1 to 52 weeks, like `/growth pause 2`.")
         growth.pause(session, person, weeks, now)
         return shown(f"Paused for {weeks} week{'s' if weeks > 1 else ''}.")
     if name == "resume":

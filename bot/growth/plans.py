@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.growth import PlanView
 from bot.content.loader import Content
+from bot.errors import InvalidPlan, NotFound, NotYours, RefusedError
 from bot.schedule import describe, next_occurrence
 from bot.storage import people as repo
 from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace, utcnow
@@ -22,8 +23,8 @@ MAX_FOCUS = 3
 ANSWERED = ("done",)
 
 
-class GrowthError(Exception):
-    """A request we refuse, with a message for the person."""
+# The old name, kept only until bot/team and handlers/team.py catch RefusedError (helper H2's files).
+GrowthError = RefusedError
 
 
 def ensure_person(session: Session, team_id: str, user_id: str) -> Person:
@@ -82,14 +83,15 @@ def default_target(content: Content, level: str) -> str:
 def check_plan_values(content: Content, level: str, target: str, focus: list[str]) -> None:
     order = [lv.id for lv in content.levels]
     if order.index(target) < order.index(level):
-        raise GrowthError(
+        raise InvalidPlan(
             f"Your target ({content.level(target).name}) is below your level "
-            f"({content.level(level).name}). Pick a target at or above your level."
+            f"({content.level(level).name}). Pick a target at or above your level.",
+            field="target",
         )
     if not 1 <= len(focus) <= MAX_FOCUS:
-        raise GrowthError(f"Pick one to {MAX_FOCUS} focus areas.")
+        raise InvalidPlan(f"Pick one to {MAX_FOCUS} focus areas.", field="focus")
     if len(set(focus)) != len(focus):
-        raise GrowthError("Each focus area only once, please.")
+        raise InvalidPlan("Each focus area only once, please.", field="focus")
 
 
 def save_plan(
@@ -134,7 +136,7 @@ def save_plan(
 def require_plan(session: Session, person: Person) -> Plan:
     plan = get_plan(session, person)
     if plan is None:
-        raise GrowthError("You have no growth plan yet. Start one with `/growth setup` or `/growth level <level>`.")
+        raise NotFound("You have no growth plan yet. Start one with `/growth setup` or `/growth level <level>`.")
     return plan
 
 
@@ -267,7 +269,7 @@ def add_reflection(session: Session, person: Person, delivery_id: int | None, te
     if delivery_id is not None:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.person_id != person.id:
-            raise GrowthError("That nudge is not yours.")
+            raise NotYours("That nudge is not yours.")
     reflection = Reflection(
         person_id=person.id, delivery_id=delivery_id, text=text.strip()[:3000], shared=shared, created_at=utcnow()
     )
@@ -283,7 +285,7 @@ def answer_delivery(
     now = now or utcnow()
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.person_id != person.id:
-        raise GrowthError("That nudge is not yours.")
+        raise NotYours("That nudge is not yours.")
     delivery.answer = answer
     delivery.answered_at = now
     if answer == "snoozed":
