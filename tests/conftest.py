@@ -1,27 +1,33 @@
 """Fixtures: the shipped content, the fake Slack server, databases (SQLite and a real PostgreSQL
-cluster started for the run), and the real `ladderbot serve` process for each backend."""
+cluster started for the run, each backend migrated once per run), sessions rolled back after each test,
+and the real `ladderbot serve` process for each backend.
+
+Everything session-scoped here is per process, so under pytest-xdist each worker has its own PostgreSQL
+cluster, fake Slack, servers and temporary directory."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from bot.content.loader import Content, load_content
+from bot.content.loader import load_content
+from bot.content.records import Content
 from bot.ladder.answers import Answers
 from bot.testing.fakeslack import FakeSlack
 from tests.clockworld import World
+from tests.databases import Databases, savepoint_engine
 from tests.pg import PgCluster, find_bindir
 from tests.server import RunningServer, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"
 BACKENDS = ("sqlite", "postgresql")
-_names = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +41,7 @@ def answers(content: Content) -> Answers:
 
 
 @pytest.fixture(scope="session")
-def fake_slack_session():
+def fake_slack_session() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
     yield fake
     fake.stop()
@@ -49,7 +55,7 @@ def fake_slack(fake_slack_session: FakeSlack) -> FakeSlack:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster():
+def pg_cluster() -> Iterator[PgCluster]:
     if os.environ.get("LADDERBOT_SKIP_POSTGRES") == "1":
         pytest.skip("LADDERBOT_SKIP_POSTGRES=1")
     bindir = find_bindir()
@@ -63,36 +69,75 @@ def pg_cluster():
     cluster.stop()
 
 
-def new_database_url(backend: str, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database on the given backend."""
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Databases:
+    return Databases(tmp_path_factory.mktemp("databases"))
+
+
+def new_database_url(backend: str, request: pytest.FixtureRequest, *, migrated: bool = True) -> str:
+    """A new database on the given backend: a copy of the run's migrated template, or empty."""
+    databases: Databases = request.getfixturevalue("databases")
     if backend == "sqlite":
-        directory = tempfile.mkdtemp(prefix="ladderbot-sqlite-")
-        return f"sqlite:///{directory}/ladderbot.sqlite3"
-    cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    return cluster.create_database(f"ladderbot_test_{os.getpid()}_{next(_names)}")
+        return databases.sqlite(migrated=migrated)
+    return databases.postgresql(request.getfixturevalue("pg_cluster"), migrated=migrated)
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> str:
-    """An empty database, once on SQLite and once on PostgreSQL."""
+    """A new database migrated to head (a copy: no migration runs), once on SQLite and once on PostgreSQL.
+    Migrating it again is a quick no-op."""
     return new_database_url(request.param, request)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, fake_slack_session: FakeSlack) -> RunningServer:
-    """`ladderbot serve` on a migrated database, once per backend, talking to the fake Slack."""
-    url = new_database_url(request.param, request)
-    if request.param == "postgresql":
-        from bot.storage.engine import migrate
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """A new database with no table at all, once on SQLite and once on PostgreSQL."""
+    return new_database_url(request.param, request, migrated=False)
 
-        migrate(url)  # production runs `ladderbot migrate` as the release step
+
+@pytest.fixture(scope="session")
+def sqlite_savepoint_engine(databases: Databases) -> Iterator[Engine]:
+    engine = savepoint_engine(databases.sqlite())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_savepoint_engine(databases: Databases, pg_cluster: PgCluster) -> Iterator[Engine]:
+    engine = savepoint_engine(databases.postgresql(pg_cluster))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A Session on a migrated database shared by the run, once per backend. The test runs inside a
+    transaction that is rolled back afterwards; the session's own commits and rollbacks only release or
+    roll back a SAVEPOINT, so the test may commit freely and the next test still finds the database empty."""
+    engine: Engine = request.getfixturevalue(f"{request.param}_savepoint_engine")
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, fake_slack_session: FakeSlack) -> Iterator[RunningServer]:
+    """`ladderbot serve` on a migrated database, once per backend, talking to the fake Slack. The SQLite
+    server is given an empty database and migrates it itself at start, as the embedded default does in
+    production; PostgreSQL is migrated beforehand, as production's release step `ladderbot migrate` does."""
+    url = new_database_url(request.param, request, migrated=request.param == "postgresql")
     running = start_server(fake_slack_session.url, url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"])
     yield running
     running.stop()
 
 
 @pytest.fixture
-def world(database_url, fake_slack, content):
+def world(database_url: str, fake_slack: FakeSlack, content: Content) -> Iterator[World]:
     """A migrated database (SQLite or PostgreSQL) with helpers to add plans and run clocks."""
     w = World(database_url, fake_slack, content)
     yield w

@@ -13,7 +13,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psycopg
+
 CANDIDATE_BINDIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/local/pgsql/bin")
+START_ATTEMPTS = 3  # a free port can be taken by another process (an xdist worker) before postgres binds it
 
 
 def find_bindir() -> str | None:
@@ -34,7 +37,8 @@ def find_bindir() -> str | None:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class PgCluster:
@@ -43,13 +47,14 @@ class PgCluster:
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="ladderbot-pg-"))
         self.data = self.root / "data"
-        self.user = None
+        self.user: str | None = None
+        self._admin: psycopg.Connection[tuple[object, ...]] | None = None
         if os.geteuid() == 0:
             self.user = "nobody"
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(Path(self.bindir, args[0])), *args[1:]],
             user=self.user,
@@ -66,39 +71,38 @@ class PgCluster:
         )
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        for attempt in range(START_ATTEMPTS):
+            result = self._pg_ctl_start()
+            if result.returncode == 0:
+                return self
+            if attempt + 1 < START_ATTEMPTS:
+                self.port = free_port()
+        log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
+        raise RuntimeError(f"pg_ctl start failed:\n{result.stdout}\n{result.stderr}\n{log}")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        result = self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-        if result.returncode != 0:
-            log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
-            raise RuntimeError(f"pg_ctl start failed:\n{result.stdout}\n{result.stderr}\n{log}")
-        return self
+        log = str(self.root / "server.log")
+        return self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "60", "start")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """A new database, empty or a copy of `template` (which must have no open connection)."""
+        if self._admin is None:
+            dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+            self._admin = psycopg.connect(dsn, autocommit=True)
+        copy_of = f' TEMPLATE "{template}"' if template else ""
+        self._admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        self._admin.execute(f'CREATE DATABASE "{name}"{copy_of}')
         return self.url(name)
 
     def stop(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
