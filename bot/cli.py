@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from bot.config import DEFAULT_CONTENT_DIR, ConfigError, Settings
-from bot.content.loader import ContentError, load_content
+from bot.content.loader import load_content
+from bot.content.validate import ContentError
 
 
 def _setup_logging(level: str) -> None:

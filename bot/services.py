@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.nudges import NudgeClock
 from bot.config import Settings
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.growth.onboarding import PeopleRecorder, send_welcome
 from bot.ladder.answers import Answers
 from bot.team.desk import TeamDesk

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.content.loader import ContentError, load_content
+from bot.content.loader import load_content
+from bot.content.validate import ContentError
 from bot.ladder.answers import Answers
 
 ROOT = Path(__file__).resolve().parent.parent

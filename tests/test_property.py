@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.blocks.kit import message_problems
-from bot.content.loader import ContentError, load_content
+from bot.content.loader import load_content
+from bot.content.validate import ContentError
 
 WORDS = [
     "senior",

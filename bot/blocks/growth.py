@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks import kit as bk
 from bot.blocks.kit import Message
-from bot.content.loader import Content, Prompt
+from bot.content.records import Content, Prompt
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.schedule import WEEKDAYS
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.blocks import kit as bk
 from bot.blocks.kit import Message
-from bot.content.loader import Area, Content, Level, LevelDimension, Question, Transition
+from bot.content.records import Area, Content, Level, LevelDimension, Question, Transition
 from bot.ids import ActionId
 
 MAX_QUESTION_COUNT = 10

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.blocks import kit as bk
 from bot.blocks.kit import Message
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.ids import ActionId
 from bot.schedule import WEEKDAYS, describe
 

@@ -31,7 +31,7 @@ from bot.clock.nudges import (
     find_in_history,
     has_metadata,
 )
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.schedule import occurrences_around, week_key
 from bot.storage.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
 from bot.team import follows as team

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.growth.plans import plan_state
 from bot.growth.prompts import choose_prompt
 from bot.schedule import occurrences_around, week_key

@@ -13,7 +13,7 @@ from bot.blocks import growth as rg
 from bot.blocks import kit as bk
 from bot.blocks import team as rt
 from bot.blocks.kit import Message
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.errors import InvalidPlan, RefusedError
 from bot.growth import plans as growth
 from bot.ladder.parse import Vocabulary, normalise

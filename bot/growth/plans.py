@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from bot.blocks.growth import PlanView
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.errors import InvalidPlan, NotFound, NotYours, RefusedError
 from bot.schedule import describe, next_occurrence
 from bot.storage import people as repo

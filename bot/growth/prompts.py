@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.content.loader import Content, Prompt
+from bot.content.records import Content, Prompt
 
 TRANSITION = "transition"
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from bot.blocks import kit as bk
 from bot.blocks import ladder as render
 from bot.blocks.kit import Message
-from bot.content.loader import Content, Question
+from bot.content.records import Content, Question
 from bot.ladder import parse as cmd
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.blocks.ladder import MAX_QUESTION_COUNT, Unknown
-from bot.content.loader import Content
+from bot.content.records import Content
 
 MAX_TEXT = 500  # longer command text is cut; Slack itself allows far more than any real command
 DEFAULT_QUESTION_COUNT = 5

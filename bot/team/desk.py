@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import team as rt
 from bot.blocks.kit import Message
 from bot.config import Settings
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.storage import people as repo
 from bot.team import follows as team
 from bot.team.mentions import Directory, MentionError, parse_mentions, resolve

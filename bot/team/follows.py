@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.blocks.team import Gap, OrgSummary, ReportSummary, SharedReflection, TeamSummary
-from bot.content.loader import Content
+from bot.content.records import Content
 from bot.growth import plans as growth
 from bot.schedule import next_occurrence
 from bot.storage import people as repo
