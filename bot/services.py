@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock.nudges import NudgeClock
 from bot.config import Settings
 from bot.content.records import Content
+from bot.growth.commands import GrowthCommands, growth_entries, growth_table
+from bot.growth.desk import GrowthDesk
 from bot.growth.onboarding import PeopleRecorder, send_welcome
 from bot.ladder.answers import Answers
+from bot.team import follows
+from bot.team.commands import team_entries
 from bot.team.desk import TeamDesk
 
 
@@ -31,6 +35,8 @@ class Services:
     people: PeopleRecorder
     clock: NudgeClock
     team: TeamDesk
+    growth: GrowthDesk
+    growth_commands: GrowthCommands
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -58,16 +64,29 @@ def build_services(
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="ladderbot-bg")
     client = make_web_client(settings)
 
+    answers = Answers(content, show_compensation=settings.show_compensation)
+    team = TeamDesk(session_factory, client, content, settings)
+    growth = GrowthDesk(session_factory, content, home_counts=follows.home_counts)
+
     def welcome(team_id: str, user_id: str) -> None:
         send_welcome(session_factory, client, team_id, user_id)
 
-    return Services(
+    def send_now(team_id: str, user_id: str) -> bool:
+        # `services` is bound below; this only runs later, from a /growth now follow-up
+        return services.clock.send_now(team_id, user_id) == "sent"
+
+    entries = growth_entries(growth, answers.vocab, send_now, export_sections=follows.relations_for_export)
+    table = growth_table(entries + team_entries(team))
+    services = Services(
         settings=settings,
         content=content,
-        answers=Answers(content, show_compensation=settings.show_compensation),
+        answers=answers,
         engine=engine,
         session_factory=session_factory,
         people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
         clock=NudgeClock(session_factory, client, content),
-        team=TeamDesk(session_factory, client, content, settings),
+        team=team,
+        growth=growth,
+        growth_commands=GrowthCommands(session_factory, table),
     )
+    return services

@@ -149,6 +149,16 @@ def build_history(content: Content, rows: list[tuple[str, str, str, str]]) -> Me
     return Message(f"Your last {len(rows)} nudges.", tuple(sections[: bk.MAX_BLOCKS]))
 
 
+def build_export(data: str) -> Message:
+    """A person's data as JSON, in code blocks, cut to what one message can hold."""
+    chunks = [data[i : i + 2000] for i in range(0, len(data), 2000)]  # room for escaping
+    blocks = [bk.header("All your ladderbot data")]
+    blocks += [bk.section(f"```{bk.escape(chunk)}```") for chunk in chunks[: bk.MAX_BLOCKS - 2]]
+    if len(chunks) > bk.MAX_BLOCKS - 2:
+        blocks.append(bk.context("Your data is longer than one Slack message; this shows the first part."))
+    return Message("All your ladderbot data, as JSON.", tuple(blocks))
+
+
 def build_forget_confirm() -> Message:
     blocks = (
         bk.section(

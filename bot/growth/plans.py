@@ -15,7 +15,7 @@ from bot.content.records import Content
 from bot.errors import InvalidPlan, NotFound, NotYours, RefusedError
 from bot.schedule import describe, next_occurrence
 from bot.storage import people as repo
-from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace, utcnow
+from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, utcnow
 
 DEFAULT_WEEKDAY = 0
 DEFAULT_TIME = "10:00"
@@ -25,6 +25,18 @@ ANSWERED = ("done",)
 
 # The old name, kept only until bot/team and handlers/team.py catch RefusedError (helper H2's files).
 GrowthError = RefusedError
+
+
+def delivery(session: Session, delivery_id: int) -> Delivery | None:
+    return session.get(Delivery, delivery_id)
+
+
+def own_delivery(session: Session, person: Person, delivery_id: int) -> Delivery:
+    """The person's own nudge; NotYours for anyone else's or one that no longer exists."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.person_id != person.id:
+        raise NotYours("That nudge is not yours.")
+    return delivery
 
 
 def ensure_person(session: Session, team_id: str, user_id: str) -> Person:
@@ -267,9 +279,7 @@ def has_reflection(session: Session, delivery_id: int) -> bool:
 
 def add_reflection(session: Session, person: Person, delivery_id: int | None, text: str, shared: bool) -> Reflection:
     if delivery_id is not None:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None or delivery.person_id != person.id:
-            raise NotYours("That nudge is not yours.")
+        own_delivery(session, person, delivery_id)
     reflection = Reflection(
         person_id=person.id, delivery_id=delivery_id, text=text.strip()[:3000], shared=shared, created_at=utcnow()
     )
@@ -283,9 +293,7 @@ def answer_delivery(
 ) -> Delivery:
     """Record Done / Skip / Remind me tomorrow on a person's own nudge."""
     now = now or utcnow()
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.person_id != person.id:
-        raise NotYours("That nudge is not yours.")
+    delivery = own_delivery(session, person, delivery_id)
     delivery.answer = answer
     delivery.answered_at = now
     if answer == "snoozed":
@@ -294,55 +302,6 @@ def answer_delivery(
     else:
         delivery.remind_at = None
     return delivery
-
-
-def export(session: Session, person: Person) -> dict:
-    """Everything stored about one person, as JSON-ready data."""
-    from bot.team.follows import relations_for_export  # team builds on growth
-
-    workspace = session.get(Workspace, person.workspace_id)
-    plan = get_plan(session, person)
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "team_id": workspace.team_id if workspace else None,
-        "user_id": person.user_id,
-        "first_seen_at": iso(person.first_seen_at),
-        "time_zone": person.tz,
-        "plan": None
-        if plan is None
-        else {
-            "level": plan.level,
-            "target": plan.target,
-            "focus": plan.focus_areas,
-            "weekday": plan.weekday,
-            "local_time": plan.local_time,
-            "time_zone": plan.tz,
-            "paused_until": iso(plan.paused_until),
-            "stopped": plan.stopped,
-            "unreachable_reason": plan.unreachable_reason,
-            "next_due_at": iso(plan.next_due_at),
-        },
-        "nudges": [
-            {
-                "week": d.week_key,
-                "prompt": d.prompt_id,
-                "due_at": iso(d.due_at),
-                "status": d.status,
-                "sent_at": iso(d.sent_at),
-                "answer": d.answer,
-                "answered_at": iso(d.answered_at),
-            }
-            for d in deliveries_of(session, person, limit=10_000)
-        ],
-        "reflections": [
-            {"text": r.text, "shared": r.shared, "created_at": iso(r.created_at), "nudge_id": r.delivery_id}
-            for r in reflections_of(session, person, limit=10_000)
-        ],
-        **relations_for_export(session, person),
-    }
 
 
 def forget(session: Session, team_id: str, user_id: str) -> bool:

@@ -1,0 +1,63 @@
+"""A person's own data: the export behind `/growth export`. Sections owned by other features (the
+team's follows and digest) are handed in by the caller, so growth never imports them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.growth.plans import deliveries_of, get_plan, reflections_of
+from bot.storage.models import Person, Workspace
+
+# More sections for the export, from features built on growth (team: following, followers, digest).
+ExportSections = Callable[[Session, Person], dict[str, Any]]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(session: Session, person: Person, more: ExportSections | None = None) -> dict[str, Any]:
+    """Everything stored about one person, as JSON-ready data."""
+    workspace = session.get(Workspace, person.workspace_id)
+    plan = get_plan(session, person)
+    return {
+        "team_id": workspace.team_id if workspace else None,
+        "user_id": person.user_id,
+        "first_seen_at": _iso(person.first_seen_at),
+        "time_zone": person.tz,
+        "plan": None
+        if plan is None
+        else {
+            "level": plan.level,
+            "target": plan.target,
+            "focus": plan.focus_areas,
+            "weekday": plan.weekday,
+            "local_time": plan.local_time,
+            "time_zone": plan.tz,
+            "paused_until": _iso(plan.paused_until),
+            "stopped": plan.stopped,
+            "unreachable_reason": plan.unreachable_reason,
+            "next_due_at": _iso(plan.next_due_at),
+        },
+        "nudges": [
+            {
+                "week": d.week_key,
+                "prompt": d.prompt_id,
+                "due_at": _iso(d.due_at),
+                "status": d.status,
+                "sent_at": _iso(d.sent_at),
+                "answer": d.answer,
+                "answered_at": _iso(d.answered_at),
+            }
+            for d in deliveries_of(session, person, limit=10_000)
+        ],
+        "reflections": [
+            {"text": r.text, "shared": r.shared, "created_at": _iso(r.created_at), "nudge_id": r.delivery_id}
+            for r in reflections_of(session, person, limit=10_000)
+        ],
+        **(more(session, person) if more else {}),
+    }
