@@ -1,0 +1,25 @@
+"""A fake Slack Web API: a real HTTP server on loopback for tests, benchmarks and local sandboxes.
+
+Point the bot at it with SLACK_API_URL=<fake.url>. It answers Slack's method names with Slack's
+response shapes and `ok: false` error codes, records every call, rejects oversize Block Kit the
+way Slack does, and can be told to answer 429 (with Retry-After), 5xx or slowly.
+
+Also served:
+- POST /response/<id>: response_url targets (use `fake.response_url()` in test payloads)
+- PUT/POST /upload/<file id>: the upload URL files.getUploadURLExternal hands out
+- GET /_fake/calls, POST /_fake/reset: the recorded calls over HTTP, for sandbox use
+
+- server.py: `FakeSlack` (start, script, inspect) and its HTTP request handler.
+- state.py: what the fake remembers (calls, users, messages, files, scripted faults), under one lock.
+- methods.py: the Web API methods, one function each, and `answer`, which runs one call.
+- wire.py: request bodies, JSON-encoded parameters, PNG checks.
+
+Import `FakeSlack` (and `png_size`) from here. May import: the standard library and bot.blocks.kit
+(the Block Kit limits Slack enforces); never the bot's features, storage or app.
+"""
+
+from bot.testing.fakeslack.server import FakeSlack
+from bot.testing.fakeslack.state import Call, User
+from bot.testing.fakeslack.wire import png_size
+
+__all__ = ["Call", "FakeSlack", "User", "png_size"]

@@ -1,0 +1,285 @@
+"""The fake's Web API: Slack's method names, response shapes and `ok: false` error codes.
+
+`answer` runs one call the way Slack does: scripted faults first, then the token, then the method.
+Each method is a plain function of the state and the call's parameters, listed in METHODS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.blocks.kit import blocks_problems, total_text
+from bot.testing.fakeslack.state import Call, SlackState
+from bot.testing.fakeslack.wire import json_param, parse_body, png_size
+
+MAX_MESSAGE_TEXT = 40_000
+MAX_TOTAL_BLOCK_TEXT = 13_200  # where Slack was seen answering msg_blocks_too_long
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_JSON = 250_000
+BAD_TOKENS = {"xoxb-invalid": "invalid_auth", "xoxb-revoked": "token_revoked"}
+
+Params = dict[str, Any]
+Answer = dict[str, Any]
+Method = Callable[[SlackState, Params], Answer]
+
+
+def answer(state: SlackState, method: str, raw: bytes, headers: dict[str, str]) -> tuple[int, Answer, dict[str, str]]:
+    """(HTTP status, JSON body, extra headers) for one call to /api/<method>; the call is recorded."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    params = parse_body(raw, lower.get("content-type", ""))
+    auth = lower.get("authorization", "")
+    token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else str(params.pop("token", ""))
+
+    fault, delay = state.take_fault(method)
+    if delay:
+        time.sleep(delay)
+
+    extra_headers: dict[str, str] = {}
+    if fault is not None and (fault.status != 200 or fault.error):
+        status = fault.status
+        body: Answer = {"ok": False, "error": fault.error or "internal_error"}
+        if fault.retry_after is not None:
+            extra_headers["Retry-After"] = str(fault.retry_after)
+    elif not token:
+        status, body = 200, {"ok": False, "error": "not_authed"}
+    elif token in BAD_TOKENS or not token.startswith(("xoxb-", "xoxp-")):
+        status, body = 200, {"ok": False, "error": BAD_TOKENS.get(token, "invalid_auth")}
+    else:
+        run = METHODS.get(method)
+        if run is None:
+            status, body = 404, {"ok": False, "error": "unknown_method"}
+        else:
+            status, body = 200, run(state, params)
+    state.record_call(Call(method, params, token, time.time(), status, body))
+    return status, body, extra_headers
+
+
+def _message_problem(params: Params) -> Answer | None:
+    """Slack's refusal for a message's text and blocks, or None when it would post."""
+    text = params.get("text") or ""
+    blocks = json_param(params.get("blocks"))
+    if blocks is None and params.get("blocks") not in (None, ""):
+        return {"ok": False, "error": "invalid_blocks_format"}
+    if not text and not blocks:
+        return {"ok": False, "error": "no_text"}
+    if len(text) > MAX_MESSAGE_TEXT:
+        return {"ok": False, "error": "msg_too_long"}
+    if blocks:
+        problems = blocks_problems(blocks, max_total_text=None)
+        if problems:
+            return {"ok": False, "error": "invalid_blocks", "errors": problems}
+        if total_text(blocks) > MAX_TOTAL_BLOCK_TEXT:
+            return {"ok": False, "error": "msg_blocks_too_long"}
+    return None
+
+
+def _channel_for(state: SlackState, params: Params) -> str | None:
+    """The channel a post goes to: a user id means their DM; None when that user cannot get one."""
+    channel = str(params.get("channel") or "")
+    if channel.startswith("U"):
+        user = state.users.get(channel)
+        if user is not None and (user.deleted or user.is_bot):
+            return None
+        return "D" + channel[1:]
+    return channel or None
+
+
+def api_test(state: SlackState, params: Params) -> Answer:
+    return {"ok": True, "args": params}
+
+
+def auth_test(state: SlackState, params: Params) -> Answer:
+    return {
+        "ok": True,
+        "url": "https://fake.slack.test/",
+        "team": "Fake",
+        "user": "ladderbot",
+        "team_id": state.team_id,
+        "user_id": "UBOT",
+        "bot_id": "BBOT",
+        "is_enterprise_install": False,
+    }
+
+
+def chat_post_message(state: SlackState, params: Params) -> Answer:
+    channel = _channel_for(state, params)
+    if channel is None:
+        return {"ok": False, "error": "channel_not_found"}
+    problem = _message_problem(params)
+    if problem:
+        return problem
+    ts = state.next_ts()
+    message = {
+        "type": "message",
+        "text": params.get("text", ""),
+        "blocks": json_param(params.get("blocks")) or [],
+        "ts": ts,
+        "bot_id": "BBOT",
+    }
+    metadata = json_param(params.get("metadata"))
+    if metadata:
+        message["metadata"] = metadata
+    state.store_message(channel, ts, message)
+    return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+
+def chat_post_ephemeral(state: SlackState, params: Params) -> Answer:
+    if not params.get("user"):
+        return {"ok": False, "error": "user_not_found"}
+    problem = _message_problem(params)
+    return problem or {"ok": True, "message_ts": state.next_ts()}
+
+
+def chat_update(state: SlackState, params: Params) -> Answer:
+    channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+    with state.lock:
+        message = state.messages.get((channel, ts))
+    if message is None:
+        return {"ok": False, "error": "message_not_found"}
+    problem = _message_problem(params)
+    if problem:
+        return problem
+    message.update(text=params.get("text", ""), blocks=json_param(params.get("blocks")) or [])
+    return {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": message}
+
+
+def conversations_open(state: SlackState, params: Params) -> Answer:
+    users = [u for u in str(params.get("users", "")).split(",") if u]
+    if not users:
+        return {"ok": False, "error": "users_list_not_supplied"}
+    if len(users) > 8:
+        return {"ok": False, "error": "too_many_users"}
+    for user_id in users:
+        user = state.users.get(user_id)
+        if user is not None and user.deleted:
+            return {"ok": False, "error": "user_disabled"}
+        if user is not None and user.is_bot:
+            return {"ok": False, "error": "cannot_dm_bot"}
+        if state.users and user is None:
+            return {"ok": False, "error": "user_not_found"}
+    return {"ok": True, "channel": {"id": "D" + users[0][1:]}}
+
+
+def conversations_history(state: SlackState, params: Params) -> Answer:
+    channel = str(params.get("channel", ""))
+    limit = int(params.get("limit") or 100)
+    with state.lock:
+        found = [dict(m) for (c, _), m in state.messages.items() if c == channel]
+    found.sort(key=lambda m: str(m["ts"]), reverse=True)
+    if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+        for m in found:
+            m.pop("metadata", None)
+    return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+
+def users_info(state: SlackState, params: Params) -> Answer:
+    user = state.users.get(str(params.get("user", "")))
+    if user is None:
+        return {"ok": False, "error": "user_not_found"}
+    return {"ok": True, "user": user.as_slack()}
+
+
+def users_list(state: SlackState, params: Params) -> Answer:
+    limit = int(params.get("limit") or 200)
+    start = int(params.get("cursor") or 0)
+    users = list(state.users.values())
+    page = users[start : start + limit]
+    cursor = str(start + limit) if start + limit < len(users) else ""
+    return {"ok": True, "members": [u.as_slack() for u in page], "response_metadata": {"next_cursor": cursor}}
+
+
+def users_lookup_by_email(state: SlackState, params: Params) -> Answer:
+    email = str(params.get("email", "")).lower()
+    for user in state.users.values():
+        if user.email.lower() == email and email:
+            return {"ok": True, "user": user.as_slack()}
+    return {"ok": False, "error": "users_not_found"}
+
+
+def _view(state: SlackState, params: Params, *, needs_trigger: bool) -> Answer:
+    view = json_param(params.get("view"))
+    if not isinstance(view, dict):
+        return {"ok": False, "error": "invalid_arguments"}
+    if needs_trigger and not params.get("trigger_id"):
+        return {"ok": False, "error": "invalid_trigger_id"}
+    problems = blocks_problems(view.get("blocks", []), max_blocks=MAX_VIEW_BLOCKS, max_total_text=None)
+    if problems:
+        return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": problems}}
+    if len(json.dumps(view)) > MAX_VIEW_JSON:
+        return {"ok": False, "error": "view_too_large"}
+    return {"ok": True, "view": {"id": f"V{state.next_id():08d}", **view}}
+
+
+def views_open(state: SlackState, params: Params) -> Answer:
+    return _view(state, params, needs_trigger=True)
+
+
+def views_push(state: SlackState, params: Params) -> Answer:
+    return _view(state, params, needs_trigger=True)
+
+
+def views_update(state: SlackState, params: Params) -> Answer:
+    return _view(state, params, needs_trigger=False)
+
+
+def views_publish(state: SlackState, params: Params) -> Answer:
+    if not params.get("user_id"):
+        return {"ok": False, "error": "invalid_arguments"}
+    return _view(state, params, needs_trigger=False)
+
+
+def files_get_upload_url_external(state: SlackState, params: Params) -> Answer:
+    if not params.get("filename") or not params.get("length"):
+        return {"ok": False, "error": "invalid_arguments"}
+    file_id = f"F{state.next_id():08d}"
+    with state.lock:
+        state.files[file_id] = {"id": file_id, "name": str(params["filename"]), "title": "", "channels": []}
+    return {"ok": True, "upload_url": f"{state.base_url}/upload/{file_id}", "file_id": file_id}
+
+
+def files_complete_upload_external(state: SlackState, params: Params) -> Answer:
+    files = json_param(params.get("files")) or []
+    with state.lock:
+        missing = [f.get("id") for f in files if f.get("id") not in state.uploads]
+    if not files or missing:
+        return {"ok": False, "error": "file_not_found"}
+    channel = str(params.get("channel_id") or "")
+    shared = []
+    with state.lock:
+        for f in files:
+            info = state.files.setdefault(f["id"], {"id": f["id"], "name": "", "channels": []})
+            info["title"] = f.get("title") or info["name"]
+            info["image_size"] = png_size(state.uploads[f["id"]])  # None: not a PNG a viewer could open
+            if channel:
+                info["channels"].append(channel)
+            shared.append({k: info[k] for k in ("id", "name", "title")})
+    if channel:  # Slack posts the share as a message in the channel
+        ts = state.next_ts()
+        message: dict[str, Any] = {"ts": ts, "text": str(params.get("initial_comment") or ""), "files": shared}
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
+        state.store_message(channel, ts, message)
+    return {"ok": True, "files": shared}
+
+
+METHODS: dict[str, Method] = {
+    "api.test": api_test,
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.update": chat_update,
+    "conversations.open": conversations_open,
+    "conversations.history": conversations_history,
+    "users.info": users_info,
+    "users.list": users_list,
+    "users.lookupByEmail": users_lookup_by_email,
+    "views.open": views_open,
+    "views.push": views_push,
+    "views.update": views_update,
+    "views.publish": views_publish,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
+}
