@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -17,7 +18,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
     """An engine with sane defaults for each backend (pooled=False: one connection per use)."""
-    pool_args: dict = {} if pooled else {"poolclass": NullPool}
+    pool_args: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -25,7 +26,7 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool_args)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
             # With WAL, NORMAL never corrupts and a process crash loses nothing committed; only a power
@@ -42,10 +43,12 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (a unit of work ends; its results are still used)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:
+    """Alembic's configuration for `url`, built in code: alembic.ini never holds a URL."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -64,6 +67,7 @@ def migrate_if_embedded(url: str) -> None:
 
 
 def downgrade(url: str, revision: str) -> None:
+    """Take the schema back to `revision` (Alembic downgrade)."""
     command.downgrade(alembic_config(url), revision)
 
 

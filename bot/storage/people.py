@@ -1,26 +1,19 @@
-"""Data access for workspaces and people. Functions take a session and never commit."""
+"""Queries for workspaces and people. Functions take a Session and never commit."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Person, Workspace, utcnow
-
-
-def _insert_ignoring_conflict(session: Session, model, values: dict, index_elements: list[str]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING on either backend, so concurrent first uses never fail."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements))
-    return bool(result.rowcount)
+from bot.storage.upsert import insert_ignoring_conflict
 
 
 def ensure_workspace(session: Session, team_id: str, domain: str | None = None) -> int:
-    _insert_ignoring_conflict(
+    """The workspace's row id, creating the row on first use."""
+    insert_ignoring_conflict(
         session, Workspace, {"team_id": team_id, "domain": domain, "created_at": utcnow()}, ["team_id"]
     )
     return session.execute(select(Workspace.id).where(Workspace.team_id == team_id)).scalar_one()
@@ -33,7 +26,7 @@ def record_person_seen(
     True when this call created the person."""
     now = now or utcnow()
     workspace_id = ensure_workspace(session, team_id, domain)
-    created = _insert_ignoring_conflict(
+    created = insert_ignoring_conflict(
         session,
         Person,
         {"workspace_id": workspace_id, "user_id": user_id, "first_seen_at": now, "last_seen_at": now},
@@ -50,6 +43,7 @@ def claim_welcome(session: Session, person_id: int, now: datetime | None = None)
     result = session.execute(
         update(Person).where(Person.id == person_id, Person.welcomed_at.is_(None)).values(welcomed_at=now or utcnow())
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result: it carries the row count
     return bool(result.rowcount)
 
 
