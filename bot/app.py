@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
 from bot.services import Services, make_web_client
@@ -25,7 +27,11 @@ class _DropClientTokenWarning(logging.Filter):
 
 def create_app(services: Services, *, client: WebClient | None = None) -> App:
     """A Bolt app that acks from the request thread (process_before_response) so answers built from
-    local content go back in the HTTP response itself; Web API work runs in lazy listeners."""
+    local content go back in the HTTP response itself; Web API work runs in lazy listeners.
+
+    A request no listener takes (a button from an old message whose action id is gone, a view we do
+    not know, a shortcut we do not declare) is acknowledged with an empty 200 and logged at info:
+    Bolt's answer would be a 404, which Slack shows the person as a warning sign."""
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
         bolt_logger.addFilter(_DropClientTokenWarning())
@@ -33,13 +39,17 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         client=client or make_web_client(services.settings),
         signing_secret=services.settings.slack_signing_secret,
         process_before_response=True,
+        raise_error_for_unhandled_request=True,  # unmatched requests reach on_error, which acks them
         logger=bolt_logger,
     )
 
     @app.error
-    def on_error(error: Exception, body: dict, response: BoltResponse | None) -> BoltResponse:
+    def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse:
+        if isinstance(error, BoltUnhandledRequestError):
+            logger.info("no listener for %s; acknowledged quietly", describe_request(body))
+            return BoltResponse(status=200, body="")
         error_id = uuid.uuid4().hex[:8]
-        logger.exception("unhandled error %s while handling %s", error_id, _request_kind(body), exc_info=error)
+        logger.exception("unhandled error %s while handling %s", error_id, describe_request(body), exc_info=error)
         message = {
             "response_type": "ephemeral",
             "text": f"Sorry, something went wrong on our side (error id `{error_id}`). Please try again.",
@@ -51,7 +61,17 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
     return app
 
 
-def _request_kind(body: dict) -> str:
+def describe_request(body: dict[str, Any]) -> str:
+    """The kind of a request and the id it was routed on, for the log (never its content)."""
     if not isinstance(body, dict):
         return "request"
-    return str(body.get("command") or body.get("type") or "request")
+    kind = str(body.get("command") or body.get("type") or "request")
+    actions = body.get("actions") or [{}]
+    event = body.get("event") or {}
+    routed_on = (
+        (actions[0].get("action_id") if isinstance(actions[0], dict) else None)
+        or (body.get("view") or {}).get("callback_id")
+        or body.get("callback_id")
+        or (event.get("type") if isinstance(event, dict) else None)
+    )
+    return f"{kind} {routed_on}" if routed_on else kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -14,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock.nudges import NudgeClock
 from bot.config import Settings
 from bot.content.records import Content
-from bot.growth.commands import GrowthCommands, growth_entries, growth_table
+from bot.growth.commands import GrowthCommands, GrowthTable, growth_entries, growth_table
 from bot.growth.desk import GrowthDesk
 from bot.growth.onboarding import PeopleRecorder, send_welcome
 from bot.ladder.answers import Answers
+from bot.ladder.parse import Vocabulary
 from bot.team import follows
 from bot.team.commands import team_entries
 from bot.team.desk import TeamDesk
@@ -54,6 +56,14 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
+def growth_command_table(
+    growth: GrowthDesk, team: TeamDesk, vocab: Vocabulary, send_now: Callable[[str, str], bool]
+) -> GrowthTable:
+    """/growth's subcommands: growth's own, then the team's (help lists them in this order)."""
+    entries = growth_entries(growth, vocab, send_now, export_sections=follows.relations_for_export)
+    return growth_table(entries + team_entries(team))
+
+
 def build_services(
     settings: Settings,
     content: Content,
@@ -75,8 +85,7 @@ def build_services(
         # `services` is bound below; this only runs later, from a /growth now follow-up
         return services.clock.send_now(team_id, user_id) == "sent"
 
-    entries = growth_entries(growth, answers.vocab, send_now, export_sections=follows.relations_for_export)
-    table = growth_table(entries + team_entries(team))
+    table = growth_command_table(growth, team, answers.vocab, send_now)
     services = Services(
         settings=settings,
         content=content,

@@ -229,7 +229,7 @@ def test_url_verification_and_ssl_check(server):
 
 def test_unhandled_action_is_not_a_500(server):
     reply = server.sender.post(block_action_body("no_such_action", "x"))
-    assert reply.status == 404
+    assert reply.status == 200  # acknowledged quietly (tests/test_command_contract.py has the other kinds)
 
 
 @pytest.mark.parametrize(
