@@ -26,7 +26,8 @@ from bot.blocks import team as rt  # noqa: E402
 from bot.content.loader import load_content  # noqa: E402
 from bot.storage import engine as db  # noqa: E402
 from bot.storage.models import Delivery, Follow, Person, Plan, Reflection, Workspace  # noqa: E402
-from bot.team import follows as team  # noqa: E402
+from bot.team.org import org_summary  # noqa: E402
+from bot.team.summary import team_summary  # noqa: E402
 from tests.pg import PgCluster, find_bindir  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -121,12 +122,12 @@ def measure(url: str, content, runs: int) -> dict[str, tuple[float, int]]:
 
     def team_view():
         with sessions() as session:
-            summary = team.team_summary(session, content, "T0001", MANAGER, NOW)
+            summary = team_summary(session, content, "T0001", MANAGER, NOW)
             return rt.build_team_summary(content, summary, "UTC")
 
     def org_view():
         with sessions() as session:
-            return rt.build_org(content, team.org_summary(session, "T0001", NOW))
+            return rt.build_org(content, org_summary(session, "T0001", NOW))
 
     out = {}
     for name, build, repeat in (("team", team_view, runs), ("org", org_view, max(3, runs // 4))):

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.clock.digests import METADATA_EVENT, chart_filename
 from bot.storage.models import DigestDelivery
+from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import png_size
 from tests.clockworld import MONDAY_10_UTC
@@ -29,7 +30,7 @@ def build_team(world, *, accepted=("U0ALICE", "U0BOB"), pending=("U0PAT",), dige
             if outcome.user_id in accepted:
                 team.answer_invite(session, "T0001", outcome.user_id, outcome.follow_id, True)
         if digest:
-            team.set_digest(session, "T0001", MANAGER, True, now=DIGEST_AT - timedelta(days=2))
+            digest_plans.set_digest(session, "T0001", MANAGER, True, now=DIGEST_AT - timedelta(days=2))
 
 
 def digest_messages(fake) -> list[dict]:
@@ -87,7 +88,7 @@ def test_nobody_to_report_on_means_no_dm(world):
 def test_digest_off_sends_nothing(world):
     build_team(world)
     with world.sessions.begin() as session:
-        team.set_digest(session, "T0001", MANAGER, False)
+        digest_plans.set_digest(session, "T0001", MANAGER, False)
     world.clock.run_pass(DIGEST_AT)
     assert digest_messages(world.fake) == []
 
@@ -155,7 +156,7 @@ def test_the_digest_follows_a_time_zone_change(world):
     with world.sessions.begin() as session:
         growth.set_timezone(session, repo.get_person(session, "T0001", MANAGER), "Asia/Kolkata", DIGEST_AT)
     with world.sessions() as session:
-        digest = team.digest_of(session, repo.get_person(session, "T0001", MANAGER))
+        digest = digest_plans.digest_of(session, repo.get_person(session, "T0001", MANAGER))
         assert digest.tz == "Asia/Kolkata" and digest.next_due_at == DIGEST_AT + timedelta(
             days=7, hours=-5, minutes=-30
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
+from bot.errors import InvalidMention
 from bot.services import make_web_client
-from bot.team.mentions import MAX_MENTIONS, Directory, Mention, MentionError, parse_mentions, resolve
+from bot.team.mentions import MAX_MENTIONS, Directory, Mention, parse_mentions, resolve
 
 
 def test_the_three_forms_and_emails():
@@ -28,9 +29,9 @@ def test_mentions_glued_together_are_still_read():
 
 
 def test_hostile_sizes_are_refused_with_a_clear_message():
-    with pytest.raises(MentionError, match="too long"):
+    with pytest.raises(InvalidMention, match="too long"):
         parse_mentions("@a" * 3000)
-    with pytest.raises(MentionError, match=f"at most {MAX_MENTIONS}"):
+    with pytest.raises(InvalidMention, match=f"at most {MAX_MENTIONS}"):
         parse_mentions(" ".join(f"<@U{i:05d}>" for i in range(MAX_MENTIONS + 1)))
     assert len(parse_mentions(" ".join(f"<@U{i:05d}>" for i in range(MAX_MENTIONS)))) == MAX_MENTIONS
 

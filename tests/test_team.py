@@ -18,6 +18,8 @@ from bot.growth import plans as growth
 from bot.storage import engine as db
 from bot.storage.models import Delivery, Reflection
 from bot.team import follows as team
+from bot.team.org import fold_small, org_summary
+from bot.team.summary import team_summary
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -96,7 +98,7 @@ def test_no_query_per_report(sessions, content):
     counts = []
     for manager, size in (("UAAMGR", 3), ("UBBMGR", 40)):
         with sessions() as session, counted(engine) as queries:
-            summary = team.team_summary(session, content, "T0001", manager, NOW)
+            summary = team_summary(session, content, "T0001", manager, NOW)
         assert len(summary.reports) == size
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 6
@@ -120,7 +122,7 @@ def test_summary_numbers(sessions, content):
                 )
             )
     with sessions() as session:
-        summary = team.team_summary(session, content, "T0001", "UCCMGR", NOW)
+        summary = team_summary(session, content, "T0001", "UCCMGR", NOW)
     [report] = summary.reports
     assert (report.answered_4, report.sent_4) == (2, 3)
     assert (report.answered_12, report.sent_12) == (3, 4)
@@ -137,7 +139,7 @@ def test_biggest_shared_gap_uses_the_ladder(sessions, content):
         for outcome in team.invite(session, "T0001", "U0GM", ["U0G1", "U0G2", "U0G3"], now=NOW):
             team.answer_invite(session, "T0001", outcome.user_id, outcome.follow_id, True)
     with sessions() as session:
-        gap = team.team_summary(session, content, "T0001", "U0GM", NOW).gap
+        gap = team_summary(session, content, "T0001", "U0GM", NOW).gap
     # nobody focuses on system design or infrastructure; both are on the ladder at senior
     assert gap is not None and gap.target == "senior" and gap.missing == 3 and gap.toward == 3
     assert gap.area in ("system-design", "infrastructure")
@@ -147,7 +149,7 @@ def test_biggest_shared_gap_uses_the_ladder(sessions, content):
 def test_fifty_reports_fit_one_message(sessions, content):
     make_team(sessions, content, "UDDMGR", 50, weeks=12)
     with sessions() as session:
-        summary = team.team_summary(session, content, "T0001", "UDDMGR", NOW)
+        summary = team_summary(session, content, "T0001", "UDDMGR", NOW)
     for message in (
         rt.build_team_summary(content, summary, "Europe/Berlin"),
         rt.build_team_summary(content, summary, "UTC", title="Your weekly team digest"),
@@ -173,19 +175,19 @@ def test_more_reports_than_a_message_holds_are_cut_with_a_note(content):
 
 
 def test_fold_small_groups():
-    folded = dict(team.fold_small({"a": 10, "b": 7, "c": 2, "d": 1}))
+    folded = dict(fold_small({"a": 10, "b": 7, "c": 2, "d": 1}))
     assert all(v >= 5 for v in folded.values())  # "other" 3 would single out c and d: b joins it
     assert folded == {"a": 10, "other": 10}
-    assert team.fold_small({"a": 5, "b": 5}) == (("a", 5), ("b", 5))
-    assert team.fold_small({"a": 3}) == (("other", 3),)
-    assert team.fold_small({}) == ()
+    assert fold_small({"a": 5, "b": 5}) == (("a", 5), ("b", 5))
+    assert fold_small({"a": 3}) == (("other", 3),)
+    assert fold_small({}) == ()
 
 
 def test_org_aggregates_and_their_floor(sessions, content):
     make_team(sessions, content, "UEEMGR", 12, weeks=4)
     with sessions() as session:
-        org = team.org_summary(session, "T0001", NOW)
-        assert team.org_summary(session, "T0OTHER", NOW).people == 0  # nothing crosses workspaces
+        org = org_summary(session, "T0001", NOW)
+        assert org_summary(session, "T0OTHER", NOW).people == 0  # nothing crosses workspaces
     assert org.people == 12 and org.sent_12 == 48 and org.followers == 1
     assert all(n >= 5 for _, n in org.levels + org.targets + org.focus)
     message = rt.build_org(content, org)

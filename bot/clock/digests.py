@@ -34,7 +34,7 @@ from bot.clock.nudges import (
 from bot.content.records import Content
 from bot.schedule import occurrences_around, week_key
 from bot.storage.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
-from bot.team import follows as team
+from bot.team import summary as team
 from bot.team.mentions import Directory
 
 logger = logging.getLogger(__name__)

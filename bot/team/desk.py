@@ -1,5 +1,6 @@
-"""The parts of the team features that need Slack's Web API: resolving names, DMing invitations,
-telling a follower who accepted, and checking who is an admin. Runs in lazy listeners, off the ack."""
+"""The parts of the team commands that need Slack's Web API: resolving names, DMing invitations and
+checking who is an admin. Runs in lazy listeners, off the ack. The invitation buttons are answered by
+`invitations` (bot.team.invitations)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from bot.blocks import team as rt
 from bot.blocks.kit import Message
 from bot.config import Settings
 from bot.content.records import Content
+from bot.errors import InvalidMention
 from bot.storage import people as repo
 from bot.team import follows as team
-from bot.team.mentions import Directory, MentionError, parse_mentions, resolve
+from bot.team.invitations import InvitationDesk
+from bot.team.mentions import Directory, parse_mentions, resolve
+from bot.team.org import org_summary
+from bot.team.summary import team_summary
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +39,13 @@ class TeamDesk:
         self.content = content
         self.settings = settings
         self.directory = Directory(client)
+        self.invitations = InvitationDesk(session_factory, client)
 
     def _people(self, team_id: str, user_id: str, text: str) -> tuple[list[str], list[str]]:
         """(user ids, problem lines) for the people named in `text`."""
         try:
             mentions = parse_mentions(text)
-        except MentionError as exc:
+        except InvalidMention as exc:
             return [], [str(exc)]
         if not mentions:
             return [], ["Name someone, like `/growth team add @alice @bob`."]
@@ -94,7 +100,7 @@ class TeamDesk:
 
     def summary_of(self, team_id: str, user_id: str, report: str) -> Message:
         with self.session_factory() as session:
-            summary = team.team_summary(session, self.content, team_id, user_id, only=report)
+            summary = team_summary(session, self.content, team_id, user_id, only=report)
             person = repo.get_person(session, team_id, user_id)
             tz = (person.tz if person else None) or "UTC"
         if not summary.reports:
@@ -121,15 +127,4 @@ class TeamDesk:
                 "with `/growth team add`."
             )
         with self.session_factory() as session:
-            return rt.build_org(self.content, team.org_summary(session, team_id))
-
-    def tell_follower(self, follower: str, report: str) -> None:
-        """A short DM to the follower when someone accepts (a decline is not announced)."""
-        try:
-            channel = self.client.conversations_open(users=follower)["channel"]["id"]
-            self.client.chat_postMessage(
-                channel=channel,
-                text=f"<@{report}> accepted: they now show on `/growth team`.",
-            )
-        except (SlackApiError, SlackClientError) as exc:
-            logger.warning("could not tell %s about an accepted invitation: %s", follower, exc)
+            return rt.build_org(self.content, org_summary(session, team_id))

@@ -8,9 +8,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from bot.errors import InvalidMention
 
 MAX_TEXT = 4000  # Slack's own limit for command text; anything longer is not from Slack
 MAX_MENTIONS = 20
@@ -29,16 +32,12 @@ class Mention:
     label: str  # as written, for messages
 
 
-class MentionError(Exception):
-    """The text cannot be read as a list of people (too long, too many)."""
-
-
 def parse_mentions(text: str) -> list[Mention]:
-    """Mentions in the order written, each once. Raises MentionError for hostile sizes."""
+    """Mentions in the order written, each once. Raises InvalidMention for hostile sizes."""
     if len(text) > MAX_TEXT:
-        raise MentionError(f"That is too long to read; name at most {MAX_MENTIONS} people.")
+        raise InvalidMention(f"That is too long to read; name at most {MAX_MENTIONS} people.")
     found: list[Mention] = []
-    rest = _ESCAPED.sub(lambda m: _keep(found, Mention("id", m.group(1), f"<@{m.group(1)}>")) or " ", text)
+    rest = _ESCAPED.sub(lambda m: _kept(found, Mention("id", m.group(1), f"<@{m.group(1)}>")), text)
     for word in re.split(r"[\s,;]+", rest):
         word = word.strip()
         if not word or word.lower() in _FILLER:
@@ -54,13 +53,19 @@ def parse_mentions(text: str) -> list[Mention]:
         if len(found) > MAX_MENTIONS:
             break
     if len(found) > MAX_MENTIONS:
-        raise MentionError(f"That is a lot of people at once; name at most {MAX_MENTIONS} per command.")
+        raise InvalidMention(f"That is a lot of people at once; name at most {MAX_MENTIONS} per command.")
     return found
 
 
 def _keep(found: list[Mention], mention: Mention) -> None:
     if all((m.kind, m.value) != (mention.kind, mention.value) for m in found):
         found.append(mention)
+
+
+def _kept(found: list[Mention], mention: Mention) -> str:
+    """Keeps an escaped mention and leaves a space in its place, so glued mentions split."""
+    _keep(found, mention)
+    return " "
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class SlackUser:
     is_admin: bool
 
     @classmethod
-    def from_slack(cls, data: dict) -> SlackUser:
+    def from_slack(cls, data: dict[str, Any]) -> SlackUser:
         profile = data.get("profile") or {}
         return cls(
             id=str(data.get("id", "")),
