@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -261,7 +262,7 @@ def build_org(content: Content, org: OrgSummary) -> Message:
             "Workspace figures need at least 5, so nobody can be singled out."
         )
 
-    def listed(pairs: tuple[tuple[str, int], ...], name) -> str:
+    def listed(pairs: tuple[tuple[str, int], ...], name: Callable[[str], str]) -> str:
         return " · ".join(f"{'other' if k == 'other' else name(k)} {n}" for k, n in pairs) or "none"
 
     rate = f"{round(100 * org.answered_12 / org.sent_12)}% of {org.sent_12}" if org.sent_12 else "no nudges sent yet"
