@@ -144,7 +144,12 @@ class SlackSender:
 
 
 def view_submission_body(
-    callback_id: str, values: dict, *, private_metadata: str = "", user_id: str = "U0001", team_id: str = "T0001"
+    callback_id: str,
+    values: dict[str, Any],
+    *,
+    private_metadata: str = "",
+    user_id: str = "U0001",
+    team_id: str = "T0001",
 ) -> bytes:
     payload = {
         "type": "view_submission",
@@ -171,7 +176,7 @@ def view_submission_body(
     return ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
 
 
-def event_body(event: dict, *, team_id: str = "T0001", event_id: str = "Ev0001") -> bytes:
+def event_body(event: dict[str, Any], *, team_id: str = "T0001", event_id: str = "Ev0001") -> bytes:
     return json.dumps(
         {
             "token": "verification-token-unused",

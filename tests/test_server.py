@@ -9,11 +9,15 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.blocks.kit import Message, message_problems
+from bot.content.records import Content
 from bot.ids import ActionId
-from tests.slack_requests import block_action_body, slash_command_body
+from bot.testing.fakeslack import FakeSlack
+from tests.server import RunningServer
+from tests.slack_requests import Reply, block_action_body, sign, slash_command_body
+from tests.waiting import stays, wait_until
 
 
-def ack_message(reply) -> Message:
+def ack_message(reply: Reply) -> Message:
     assert reply.status == 200, reply.body
     body = reply.json()
     assert body["response_type"] == "ephemeral"
@@ -27,7 +31,7 @@ def all_text(message: Message) -> str:
     return "\n".join(parts)
 
 
-def test_health_reports_database_and_content(server):
+def test_health_reports_database_and_content(server: RunningServer) -> None:
     reply = server.sender.raw("GET", "/healthz")
     assert reply.status == 200
     body = reply.json()
@@ -37,13 +41,14 @@ def test_health_reports_database_and_content(server):
     assert body["content"]["levels"] == 5
 
 
-def test_ladder_senior_answers_in_the_ack_with_every_dimension(server, fake_slack, content):
+def test_ladder_senior_answers_in_the_ack_with_every_dimension(
+    server: RunningServer, fake_slack: FakeSlack, content: Content
+) -> None:
     ack_message(server.sender.command("/ladder", "", user_id="UKNOWN1"))  # a first use: welcomed in the background
-    deadline = time.monotonic() + 10  # wait for this user's own welcome DM, not any earlier test's message
-    while time.monotonic() < deadline and not any(
-        c.params.get("channel") == "DKNOWN1" for c in fake_slack.calls_to("chat.postMessage")
-    ):
-        time.sleep(0.02)
+    wait_until(  # this user's own welcome DM, not any earlier test's message
+        lambda: any(c.params.get("channel") == "DKNOWN1" for c in fake_slack.calls_to("chat.postMessage")),
+        what="the welcome DM to UKNOWN1",
+    )
     fake_slack.reset()
     message = ack_message(server.sender.command("/ladder", "senior", user_id="UKNOWN1"))
     senior = content.level("senior")
@@ -58,14 +63,17 @@ def test_ladder_senior_answers_in_the_ack_with_every_dimension(server, fake_slac
     assert message_problems(message) == []
     actions = [b for b in message.blocks if b["type"] == "actions"][0]
     assert actions["elements"][0]["action_id"] == ActionId.SHARE
+
     # answered from local content: no Web API call was made for this person (other tests' background
-    # work may still reach the shared fake, so look only at calls about this user)
-    time.sleep(0.3)
-    mine = [c.method for c in fake_slack.calls if "KNOWN1" in json.dumps(c.params)]
-    assert mine == []
+    # work may still reach the shared fake, so look only at calls about this user). No event marks the end
+    # of background work that never happens, so this watches for a while, failing at the first such call.
+    def mine() -> list[str]:
+        return [c.method for c in fake_slack.calls if "KNOWN1" in json.dumps(c.params)]
+
+    assert stays(lambda: mine() == [], 0.3), mine()
 
 
-def test_typo_gets_a_suggestion_not_an_error(server):
+def test_typo_gets_a_suggestion_not_an_error(server: RunningServer) -> None:
     message = ack_message(server.sender.command("/ladder", "seniour"))
     assert "Did you mean" in message.text
     assert "`/ladder senior`" in message.text
@@ -82,13 +90,13 @@ def test_typo_gets_a_suggestion_not_an_error(server):
         ("", "Backend Engineering: the ladder"),
     ],
 )
-def test_ladder_forms(server, text, expected):
+def test_ladder_forms(server: RunningServer, text: str, expected: str) -> None:
     message = ack_message(server.sender.command("/ladder", text))
     assert message.blocks[0]["type"] == "header"
     assert message.blocks[0]["text"]["text"] == expected
 
 
-def test_interview_junior_bank_includes_the_seed_questions(server, content):
+def test_interview_junior_bank_includes_the_seed_questions(server: RunningServer, content: Content) -> None:
     seed_junior = [q for q in content.questions if q.origin == "seed" and q.strong_at("junior")]
     assert len(seed_junior) == 4
     for question in seed_junior:
@@ -99,13 +107,13 @@ def test_interview_junior_bank_includes_the_seed_questions(server, content):
     assert sum(1 for b in message.blocks if b["type"] == "section") == 5
 
 
-def test_interview_staff_system_design(server):
+def test_interview_staff_system_design(server: RunningServer) -> None:
     message = ack_message(server.sender.command("/interview", "staff system-design"))
     assert message.blocks[0]["text"]["text"] == "Interview questions: Staff Backend Engineer, System design"
     assert "A strong Staff answer" in all_text(message)
 
 
-def test_share_button_reposts_the_same_answer_in_channel(server, fake_slack):
+def test_share_button_reposts_the_same_answer_in_channel(server: RunningServer, fake_slack: FakeSlack) -> None:
     original = ack_message(server.sender.command("/ladder", "staff"))
     share = [b for b in original.blocks if b["type"] == "actions"][0]["elements"][0]
     reply = server.sender.action(
@@ -122,7 +130,7 @@ def test_share_button_reposts_the_same_answer_in_channel(server, fake_slack):
     assert "<@U0042>" in json.dumps(blocks[-1])
 
 
-def test_share_of_interview_reposts_the_same_questions(server, fake_slack):
+def test_share_of_interview_reposts_the_same_questions(server: RunningServer, fake_slack: FakeSlack) -> None:
     original = ack_message(server.sender.command("/interview", "senior 3"))
     share = [b for b in original.blocks if b["type"] == "actions"][0]["elements"][0]
     server.sender.action(ActionId.SHARE, share["value"], response_url=fake_slack.response_url())
@@ -131,31 +139,31 @@ def test_share_of_interview_reposts_the_same_questions(server, fake_slack):
     assert [b for b in posted["blocks"] if b["type"] == "section"] == questions
 
 
-def test_open_button_replaces_the_answer(server, fake_slack):
+def test_open_button_replaces_the_answer(server: RunningServer, fake_slack: FakeSlack) -> None:
     server.sender.action(ActionId.LADDER_OPEN, "compare senior staff", response_url=fake_slack.response_url())
     posted = fake_slack.wait_for_responses(1)[0]
     assert posted["replace_original"] is True
     assert posted["blocks"][0]["text"]["text"] == "Senior → Staff: what changes"
 
 
-def test_first_use_records_the_person(server):
+def test_first_use_records_the_person(server: RunningServer) -> None:
     user = f"UREC{int(time.time() * 1000) % 10**8}"
     ack_message(server.sender.command("/ladder", "", user_id=user, team_id="TREC"))
     engine = create_engine(server.database_url)
+
+    def recorded() -> bool:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT p.user_id FROM people p JOIN workspaces w ON w.id = p.workspace_id "
+                    "WHERE w.team_id = 'TREC' AND p.user_id = :u"
+                ),
+                {"u": user},
+            ).first()
+        return row is not None
+
     try:
-        deadline = time.monotonic() + 10
-        row = None
-        while time.monotonic() < deadline and row is None:
-            with engine.connect() as conn:
-                row = conn.execute(
-                    text(
-                        "SELECT p.user_id FROM people p JOIN workspaces w ON w.id = p.workspace_id "
-                        "WHERE w.team_id = 'TREC' AND p.user_id = :u"
-                    ),
-                    {"u": user},
-                ).first()
-            time.sleep(0.05)
-        assert row is not None
+        assert wait_until(recorded, what=f"the person row for {user}")
     finally:
         engine.dispose()
 
@@ -163,25 +171,23 @@ def test_first_use_records_the_person(server):
 # --- refusals ---------------------------------------------------------------------------------
 
 
-def test_wrong_signature_is_refused(server):
+def test_wrong_signature_is_refused(server: RunningServer) -> None:
     reply = server.sender.post(slash_command_body("/ladder", "senior"), signature="v0=" + "0" * 64)
     assert reply.status == 401
 
 
-def test_signature_with_another_secret_is_refused(server):
-    from tests.slack_requests import sign
-
+def test_signature_with_another_secret_is_refused(server: RunningServer) -> None:
     body = slash_command_body("/ladder", "senior")
     now = int(time.time())
     assert server.sender.post(body, timestamp=now, signature=sign(body, now, "other-secret")).status == 401
 
 
-def test_old_timestamp_is_refused(server):
+def test_old_timestamp_is_refused(server: RunningServer) -> None:
     reply = server.sender.post(slash_command_body("/ladder", "senior"), timestamp=int(time.time()) - 301)
     assert reply.status == 401
 
 
-def test_missing_signature_headers_are_refused(server):
+def test_missing_signature_headers_are_refused(server: RunningServer) -> None:
     reply = server.sender.raw(
         "POST",
         "/slack/events",
@@ -200,24 +206,24 @@ def test_missing_signature_headers_are_refused(server):
         (b"payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
     ],
 )
-def test_malformed_bodies_get_a_4xx(server, body, content_type):
+def test_malformed_bodies_get_a_4xx(server: RunningServer, body: bytes, content_type: str) -> None:
     reply = server.sender.post(body, content_type=content_type)
     assert 400 <= reply.status < 500, (reply.status, reply.body)
     assert b"Traceback" not in reply.body
 
 
-def test_unknown_paths_and_methods(server):
+def test_unknown_paths_and_methods(server: RunningServer) -> None:
     assert server.sender.raw("GET", "/nope").status == 404
     assert server.sender.raw("GET", "/slack/events").status == 405
     assert server.sender.raw("POST", "/healthz").status == 405
 
 
-def test_oversized_body_is_refused(server):
+def test_oversized_body_is_refused(server: RunningServer) -> None:
     reply = server.sender.post(b"text=" + b"a" * 1_100_000)
     assert reply.status == 413
 
 
-def test_url_verification_and_ssl_check(server):
+def test_url_verification_and_ssl_check(server: RunningServer) -> None:
     reply = server.sender.post(
         json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"}).encode(),
         content_type="application/json",
@@ -227,7 +233,7 @@ def test_url_verification_and_ssl_check(server):
     assert reply.status == 200
 
 
-def test_unhandled_action_is_not_a_500(server):
+def test_unhandled_action_is_not_a_500(server: RunningServer) -> None:
     reply = server.sender.post(block_action_body("no_such_action", "x"))
     assert reply.status == 200  # acknowledged quietly (tests/test_command_contract.py has the other kinds)
 
@@ -250,7 +256,7 @@ def test_unhandled_action_is_not_a_500(server):
         "help me",
     ],
 )
-def test_hostile_ladder_text_always_gets_a_valid_answer(server, text):
+def test_hostile_ladder_text_always_gets_a_valid_answer(server: RunningServer, text: str) -> None:
     message = ack_message(server.sender.command("/ladder", text))
     assert message_problems(message) == []
     assert "<@U123" not in all_text(message)  # user text is escaped, never a live mention
@@ -271,6 +277,6 @@ def test_hostile_ladder_text_always_gets_a_valid_answer(server, text):
         "x" * 3000,
     ],
 )
-def test_hostile_interview_text_always_gets_a_valid_answer(server, text):
+def test_hostile_interview_text_always_gets_a_valid_answer(server: RunningServer, text: str) -> None:
     message = ack_message(server.sender.command("/interview", text))
     assert message_problems(message) == []
