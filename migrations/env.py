@@ -1,6 +1,10 @@
 """Alembic environment: the URL comes from bot.config (or the caller), never from alembic.ini."""
 
+from collections.abc import Iterable
+
 from alembic import context
+from alembic.operations import MigrationScript
+from alembic.runtime.migration import MigrationContext
 
 from bot.config import Settings
 from bot.storage.engine import make_engine
@@ -15,9 +19,12 @@ def _url() -> str:
     return url or Settings.from_env(require_slack=False).database_url
 
 
-def _skip_empty(context_, revision, directives) -> None:
+def _skip_empty(
+    context_: MigrationContext, revision: str | Iterable[str | None] | Iterable[str], directives: list[MigrationScript]
+) -> None:
     # `alembic revision --autogenerate` with no model change writes no empty file
-    if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+    upgrade_ops = directives[0].upgrade_ops
+    if getattr(config.cmd_opts, "autogenerate", False) and upgrade_ops is not None and upgrade_ops.is_empty():
         directives[:] = []
 
 

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.services import Services
+from bot.storage.engine import database_ok
 
 logger = logging.getLogger(__name__)
 
@@ -19,10 +21,14 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 1_000_000  # Slack's payloads are far smaller; anything bigger is not from Slack
 
-StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]  # PEP 3333's start_response(status, headers, exc_info=None)
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
-def _reply(start_response: StartResponse, status: str, body: dict | str, content_type: str = "application/json"):
+def _reply(
+    start_response: StartResponse, status: str, body: dict[str, Any] | str, content_type: str = "application/json"
+) -> list[bytes]:
     data = (json.dumps(body) if isinstance(body, dict) else body).encode()
     start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
     return [data]
@@ -37,7 +43,7 @@ class LadderbotWSGI:
         self.services = services
         self.started = time.time()
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH:
@@ -55,14 +61,13 @@ class LadderbotWSGI:
         if length > MAX_BODY_BYTES:
             return _reply(start_response, "413 Payload Too Large", {"error": "request body too large"})
         try:
-            return self.bolt(environ, start_response)
+            answer: Iterable[bytes] = self.bolt(environ, start_response)
+            return answer
         except Exception as exc:  # noqa: BLE001 - a request we cannot parse is the sender's fault
             logger.warning("refused a malformed request to %s: %s", path, type(exc).__name__)
             return _reply(start_response, "400 Bad Request", {"error": "malformed request"})
 
     def health(self, start_response: StartResponse) -> Iterable[bytes]:
-        from bot.storage.engine import database_ok
-
         ok, detail = database_ok(self.services.engine)
         content = self.services.content
         body = {
@@ -74,26 +79,36 @@ class LadderbotWSGI:
         return _reply(start_response, "200 OK" if ok else "503 Service Unavailable", body)
 
 
+class _GunicornServer(BaseApplication):  # type: ignore[misc] # gunicorn ships no type hints
+    """gunicorn configured in code: the gthread worker, loopback-safe limits, no access log."""
+
+    def __init__(self, wsgi_factory: Callable[[], WSGIApp], options: dict[str, Any]) -> None:
+        self.wsgi_factory = wsgi_factory
+        self.options = options
+        super().__init__()  # calls load_config, so the options are set first
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WSGIApp:
+        return self.wsgi_factory()
+
+
 def run_gunicorn(
-    wsgi_factory: Callable[[], Callable], *, port: int, threads: int, workers: int = 1, log_level: str = "info"
+    wsgi_factory: Callable[[], WSGIApp], *, port: int, threads: int, workers: int = 1, log_level: str = "info"
 ) -> None:
     """Serve with gunicorn's threaded worker. The app is built inside the worker (after the fork)."""
-    from gunicorn.app.base import BaseApplication
-
-    class _Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"0.0.0.0:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("timeout", 30)
-            self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("keepalive", 5)
-            self.cfg.set("loglevel", log_level.lower())
-            self.cfg.set("accesslog", None)
-            self.cfg.set("limit_request_line", 8190)
-
-        def load(self) -> Callable:
-            return wsgi_factory()
-
-    _Server().run()
+    options = {
+        "bind": f"0.0.0.0:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "loglevel": log_level.lower(),
+        "accesslog": None,
+        "limit_request_line": 8190,
+    }
+    _GunicornServer(wsgi_factory, options).run()
