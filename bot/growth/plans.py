@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.growth import PlanView
 from bot.content.records import Content
-from bot.errors import InvalidPlan, NotFound, NotYours, RefusedError
+from bot.errors import InvalidPlan, NotFound, NotYours
 from bot.schedule import describe, next_occurrence
 from bot.storage import people as repo
 from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, utcnow
@@ -21,10 +21,6 @@ DEFAULT_WEEKDAY = 0
 DEFAULT_TIME = "10:00"
 MAX_FOCUS = 3
 ANSWERED = ("done",)
-
-
-# The old name, kept only until bot/team and handlers/team.py catch RefusedError (helper H2's files).
-GrowthError = RefusedError
 
 
 def delivery(session: Session, delivery_id: int) -> Delivery | None:
