@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.clock.nudges import NudgeClock  # noqa: E402
+from bot.clock import Clock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content.loader import load_content  # noqa: E402
 from bot.services import make_web_client  # noqa: E402
@@ -117,11 +117,9 @@ def fresh_db(directory: str, name: str) -> str:
     return url
 
 
-def clock_for(url: str, slack_url: str, content) -> NudgeClock:
+def clock_for(url: str, slack_url: str, content) -> Clock:
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=slack_url)
-    return NudgeClock(
-        db.make_session_factory(db.make_engine(url)), make_web_client(settings), content, send_workers=WORKERS
-    )
+    return Clock(db.make_session_factory(db.make_engine(url)), make_web_client(settings), content, send_workers=WORKERS)
 
 
 def timed_pass(directory: str, name: str, slack_url: str, content, people: int, *, with_channel: bool):

@@ -27,7 +27,7 @@ from bot.ladder.answers import Answers
 from bot.testing.fakeslack import FakeSlack
 
 if TYPE_CHECKING:
-    from bot.clock.nudges import NudgeClock
+    from bot.clock import Clock
     from bot.web.server import LadderbotWSGI
 
 
@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def wsgi_factory() -> LadderbotWSGI:
         from bot.app import create_app
-        from bot.clock.nudges import start_scheduler
+        from bot.clock import start_scheduler
         from bot.services import build_services
         from bot.web.server import LadderbotWSGI
 
@@ -80,8 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clock_from_env() -> NudgeClock:
-    from bot.clock.nudges import NudgeClock
+def _clock_from_env() -> Clock:
+    from bot.clock import Clock
     from bot.services import make_web_client
     from bot.storage import engine as db
 
@@ -90,7 +90,7 @@ def _clock_from_env() -> NudgeClock:
     _setup_logging(settings.log_level)
     db.migrate_if_embedded(settings.database_url)
     engine = db.make_engine(settings.database_url)
-    return NudgeClock(db.make_session_factory(engine), make_web_client(settings), content)
+    return Clock(db.make_session_factory(engine), make_web_client(settings), content)
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
@@ -98,7 +98,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
         clock = _clock_from_env()
     except (ConfigError, ContentError) as exc:
         return _cannot_start("clock", exc)
-    from bot.clock.nudges import start_scheduler
+    from bot.clock import start_scheduler
 
     logging.getLogger(__name__).info("clock started: one nudge pass a minute")
     try:

@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock.nudges import NudgeClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.content.records import Content
 from bot.growth.commands import GrowthCommands, GrowthTable, growth_entries, growth_table
@@ -35,7 +35,7 @@ class Services:
     engine: Engine
     session_factory: sessionmaker[Session]
     people: PeopleRecorder
-    clock: NudgeClock
+    clock: Clock
     team: TeamDesk
     growth: GrowthDesk
     growth_commands: GrowthCommands
@@ -93,7 +93,7 @@ def build_services(
         engine=engine,
         session_factory=session_factory,
         people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
-        clock=NudgeClock(session_factory, client, content),
+        clock=Clock(session_factory, client, content),
         team=team,
         growth=growth,
         growth_commands=GrowthCommands(session_factory, table),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.clock.nudges import NudgeClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.growth import plans as growth
 from bot.services import make_web_client
@@ -29,21 +29,21 @@ class World:
         self.sessions = db.make_session_factory(self.engine)
         self.clock = self.new_clock()
 
-    def new_clock(self, **kwargs) -> NudgeClock:
+    def new_clock(self, **kwargs) -> Clock:
         """A clock as a fresh process would build it: its own engine and client."""
         engine = db.make_engine(self.url)
         self.engines.append(engine)
         settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=self.fake.url)
-        return NudgeClock(db.make_session_factory(engine), make_web_client(settings), self.content, **kwargs)
+        return Clock(db.make_session_factory(engine), make_web_client(settings), self.content, **kwargs)
 
-    def run_together(self, clocks: list[NudgeClock], at: datetime) -> None:
+    def run_together(self, clocks: list[Clock], at: datetime) -> None:
         """Run one pass of each clock at the same moment, each in its own thread. On SQLite a clock that finds
         the writer lock held fails its tick (as in production, where it finishes on the next): that tick is
         run again here. On PostgreSQL every clock must succeed."""
         barrier = threading.Barrier(len(clocks))
         errors: list[Exception] = []
 
-        def run(clock: NudgeClock) -> None:
+        def run(clock: Clock) -> None:
             barrier.wait()
             try:
                 clock.run_pass(at)

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 
-from bot.clock.nudges import STALE_CLAIM, NudgeClock, PassReport
+from bot.clock import PassReport
+from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult
+from bot.clock.nudges import NudgeJob
+from bot.clock.outbox import STALE_CLAIM, backoff
 from bot.growth import plans as growth
 from bot.storage.models import Delivery, Person, Plan, Reflection
 from tests.clockworld import MONDAY_10_UTC
@@ -152,8 +155,8 @@ def test_crash_after_slack_accepted_but_before_the_record(world):
     the DM's history by its metadata and records it instead of sending it again."""
     world.add("U1")
     clock = world.clock
-    clock._schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
-    [claimed] = clock._claim(MONDAY_10_UTC)
+    clock.nudges.schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
+    [claimed] = clock.nudges.sender.claim(MONDAY_10_UTC)
     delivery_id = claimed.delivery_id
     with world.sessions.begin() as session:  # what the dead clock had done before dying
         session.execute(select(Person)).scalar_one().dm_channel_id = "D1"
@@ -172,8 +175,8 @@ def test_crash_after_slack_accepted_but_before_the_record(world):
 def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world):
     world.add("U1")
     clock = world.clock
-    clock._schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
-    clock._claim(MONDAY_10_UTC)  # ...and the process died here
+    clock.nudges.schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
+    clock.nudges.sender.claim(MONDAY_10_UTC)  # ...and the process died here
     report = world.new_clock().run_pass(MONDAY_10_UTC + STALE_CLAIM + timedelta(minutes=1))
     assert report.sent == 1 and world.dms() == {"D1": 1}
 
@@ -284,20 +287,21 @@ def test_many_batches_scheduled_while_earlier_ones_are_sent(world):
     assert due == {MONDAY_10_UTC + timedelta(days=7)} and statuses == {"sent"}
 
 
-class _ClockWithABug(NudgeClock):
-    """A clock whose send step raises for one delivery, as a bug in our own code would."""
+class _SenderWithABug(NudgeSender):
+    """A sender whose send step raises for one delivery, as a bug in our own code would."""
 
-    def _send_one(self, item, now):
+    def send(self, item: ClaimedNudge, now: datetime) -> SendResult:
         if item.user_id == "UBUG":
             raise RuntimeError("a bug")
-        return super()._send_one(item, now)
+        return super().send(item, now)
 
 
 def test_a_bug_in_one_send_neither_hangs_the_pass_nor_strands_the_row(world):
     for user in ("U1", "UBUG", "U2"):
         world.add(user)
-    buggy = _ClockWithABug(world.sessions, world.clock.client, world.content, batch_size=2, send_workers=2)
-    report = buggy.run_pass(MONDAY_10_UTC)
+    sender = _SenderWithABug(world.sessions, world.clock.client, world.content, batch_size=2, backoff=backoff)
+    report = PassReport()
+    NudgeJob(world.sessions, sender, world.content, send_workers=2).run(MONDAY_10_UTC, report)
     assert (report.sent, report.retrying) == (2, 1)
     [delivery] = world.delivery("UBUG")
     assert (delivery.status, delivery.error) == ("pending", "RuntimeError")  # retried on a later pass

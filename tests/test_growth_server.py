@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock.nudges import NudgeClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.growth import plans as growth
 from bot.ids import ActionId, BlockId, CallbackId
@@ -51,7 +51,7 @@ def run_clock_at(server, fake_slack, content, at) -> None:
     engine = db.make_engine(server.database_url)
     try:
         settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=fake_slack.url)
-        NudgeClock(db.make_session_factory(engine), make_web_client(settings), content).run_pass(at)
+        Clock(db.make_session_factory(engine), make_web_client(settings), content).run_pass(at)
     finally:
         engine.dispose()
 

@@ -1,0 +1,18 @@
+"""The clock: everything the bot sends on its own, on time, exactly once.
+
+- outbox: the machinery every job shares: claim tokens (stamp, claim), backoff, the look in a DM's
+  history before a resend, the errors that will not pass.
+- nudges (with nudge_sender): the weekly nudge job; reminders: "Remind me tomorrow"; digests: the
+  weekly team digest.
+- scheduler: `Clock`, the pass that runs each job (also as a dry run, and `send_now` for /growth now),
+  and `start_scheduler` (APScheduler, one pass a minute).
+- report: `PassReport`, what a pass did.
+
+The clock may import bot.team, bot.growth, bot.content, bot.blocks, bot.storage and the basics (config,
+schedule...). Only bot.cli and bot.services import the clock; they use what this package exports.
+"""
+
+from bot.clock.report import PassReport
+from bot.clock.scheduler import Clock, start_scheduler
+
+__all__ = ["Clock", "PassReport", "start_scheduler"]

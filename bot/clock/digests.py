@@ -11,26 +11,30 @@ metadata or that file name. The summary is built at send time, so it shows only 
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.chart import engagement_chart
 from bot.blocks.team import TeamSummary, build_team_summary
-from bot.clock.nudges import (
+from bot.clock.outbox import (
     LATE_LIMIT,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
-    PassReport,
-    _backoff,
+    Backoff,
     claim,
     find_in_history,
     has_metadata,
+    is_postgres,
+    new_claim_token,
+    slack_error,
 )
+from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.schedule import occurrences_around, week_key
 from bot.storage.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
@@ -47,11 +51,16 @@ def chart_filename(digest_id: int) -> str:
     return f"ladderbot-team-digest-{digest_id}.png"
 
 
-class DigestSender:
-    def __init__(self, session_factory: sessionmaker[Session], client: WebClient, content: Content):
+class DigestJob:
+    """Schedules due digest plans and sends their digests, against one database and one Slack client."""
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], client: WebClient, content: Content, *, backoff: Backoff
+    ):
         self.session_factory = session_factory
         self.client = client
         self.content = content
+        self.backoff = backoff
         self.directory = Directory(client)
 
     def run(self, now: datetime, report: PassReport) -> None:
@@ -66,7 +75,7 @@ class DigestSender:
     # schedule ------------------------------------------------------------------------------------
 
     def _schedule(self, now: datetime, report: PassReport) -> None:
-        postgres = self.session_factory.kw["bind"].dialect.name == "postgresql"
+        postgres = is_postgres(self.session_factory)
         insert = postgresql.insert if postgres else sqlite.insert
         while True:
             with self.session_factory.begin() as session:
@@ -102,7 +111,7 @@ class DigestSender:
                 return
 
     def _claim(self, now: datetime) -> list[tuple[int, str]]:
-        token = uuid.uuid4().hex
+        token = new_claim_token()
         with self.session_factory.begin() as session:
             claim(session, DigestDelivery, now, BATCH, token)
             ids = session.execute(select(DigestDelivery.id).where(DigestDelivery.claim_token == token)).scalars().all()
@@ -110,7 +119,7 @@ class DigestSender:
 
     # send ----------------------------------------------------------------------------------------
 
-    def _write(self, digest_id: int, token: str, **values) -> bool:
+    def _write(self, digest_id: int, token: str, **values: Any) -> bool:
         """Record a step, only if this pass still owns the row."""
         with self.session_factory.begin() as session:
             result = session.execute(
@@ -118,13 +127,17 @@ class DigestSender:
                 .where(DigestDelivery.id == digest_id, DigestDelivery.claim_token == token)
                 .values(**values)
             )
+            assert isinstance(result, CursorResult)  # an UPDATE's result: it carries the row count
             return bool(result.rowcount)
 
     def _send(self, digest_id: int, token: str, now: datetime, report: PassReport) -> None:
         with self.session_factory() as session:
-            digest = session.get(DigestDelivery, digest_id)
-            person = session.get(Person, digest.person_id)
-            team_id = session.execute(select(Workspace.team_id).where(Workspace.id == person.workspace_id)).scalar_one()
+            digest, person, team_id = session.execute(
+                select(DigestDelivery, Person, Workspace.team_id)
+                .join(Person, Person.id == DigestDelivery.person_id)
+                .join(Workspace, Workspace.id == Person.workspace_id)
+                .where(DigestDelivery.id == digest_id)
+            ).one()
             summary = team.team_summary(session, self.content, team_id, person.user_id, now)
             state = (digest.attempts, digest.message_ts, digest.chart_file_id, digest.due_at, digest.channel_id)
             user_id, channel, tz = person.user_id, person.dm_channel_id, person.tz or "UTC"
@@ -161,7 +174,7 @@ class DigestSender:
             )
             report.digests_sent += 1
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or exc.response.status_code)
+            error = slack_error(exc)
             self._failed(digest_id, token, attempts, error, now, permanent=error in PERMANENT_ERRORS)
             report.digests_failed += 1
         except (SlackClientError, OSError) as exc:
@@ -169,8 +182,6 @@ class DigestSender:
             report.digests_failed += 1
 
     def _send_chart(self, digest_id: int, channel: str, summary: TeamSummary, attempts: int) -> str:
-        from bot.blocks.chart import engagement_chart
-
         name = chart_filename(digest_id)
         if attempts > 1:
             found = find_in_history(
@@ -199,5 +210,5 @@ class DigestSender:
                 status="pending",
                 error=error[:100],
                 claim_token=None,
-                next_attempt_at=now + _backoff(attempts),
+                next_attempt_at=now + self.backoff(attempts),
             )

@@ -1,0 +1,235 @@
+"""Sending weekly nudges: claiming pending `deliveries` rows, the Slack calls for one row, and recording
+what came of a batch of them.
+
+`send` does no database work, so the send pool runs it in many threads at once; claiming and recording
+are short transactions on the pass's own thread. An outcome is written only where the pass still holds
+the row's claim token.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import Select, and_, bindparam, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks.growth import build_nudge
+from bot.clock.outbox import (
+    LATE_LIMIT,
+    MAX_ATTEMPTS,
+    PERMANENT_ERRORS,
+    Backoff,
+    claim,
+    find_in_history,
+    has_metadata,
+    new_claim_token,
+    slack_error,
+)
+from bot.clock.report import PassReport
+from bot.content.records import Content
+from bot.storage.models import Delivery, Person, Plan, utcnow
+
+logger = logging.getLogger(__name__)
+
+METADATA_EVENT = "ladderbot_nudge"
+OWNED = and_(Delivery.id == bindparam("b_id"), Delivery.claim_token == bindparam("b_token"))
+
+
+@dataclass(frozen=True)
+class ClaimedNudge:
+    """A delivery this pass owns, with what sending it needs (loaded in one query per batch)."""
+
+    delivery_id: int
+    person_id: int
+    user_id: str
+    dm_channel_id: str | None
+    prompt_id: str
+    due_at: datetime
+    attempts: int
+    message_ts: str | None
+    claim_token: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    item: ClaimedNudge
+    outcome: str  # sent, recovered, retrying, failed, missed: the PassReport counter to bump
+    channel: str | None = None
+    ts: str | None = None
+    error: str | None = None
+    new_channel: str | None = None
+    unreachable: bool = False
+
+
+def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime, int, str | None]:
+    """The rows stamped with `token`, joined to what sending needs, in id order."""
+    return (
+        select(
+            Delivery.id,
+            Delivery.person_id,
+            Person.user_id,
+            Person.dm_channel_id,
+            Delivery.prompt_id,
+            Delivery.due_at,
+            Delivery.attempts,
+            Delivery.message_ts,
+        )
+        .join(Person, Person.id == Delivery.person_id)
+        .where(Delivery.claim_token == token)
+        .order_by(Delivery.id)
+    )
+
+
+def load_claimed(session: Session, token: str) -> list[ClaimedNudge]:
+    return [ClaimedNudge(*row, token) for row in session.execute(claimed_rows(token))]
+
+
+def retry_or_give_up(item: ClaimedNudge, error: str) -> SendResult:
+    """A failure that may pass: try again on a later pass, unless this was the last attempt."""
+    if item.attempts >= MAX_ATTEMPTS:
+        return SendResult(item, "failed", error=f"gave_up:{error}"[:100])
+    return SendResult(item, "retrying", error=error[:100])
+
+
+class NudgeSender:
+    """Claims, sends and records weekly nudges for one database and one Slack client."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        client: WebClient,
+        content: Content,
+        *,
+        batch_size: int,
+        backoff: Backoff,
+    ):
+        self.session_factory = session_factory
+        self.client = client
+        self.content = content
+        self.batch_size = batch_size
+        self.backoff = backoff
+
+    def claim(self, now: datetime) -> list[ClaimedNudge]:
+        """Up to one batch of due (or stale) rows, stamped with a new token in one transaction."""
+        token = new_claim_token()
+        with self.session_factory.begin() as session:
+            claim(session, Delivery, now, self.batch_size, token)
+            return load_claimed(session, token)
+
+    def send(self, item: ClaimedNudge, now: datetime) -> SendResult:
+        """Slack I/O for one claimed delivery; no database work here (it runs in the send pool)."""
+        prompt = self.content.prompt(item.prompt_id)
+        if prompt is None:
+            return SendResult(item, "failed", error="prompt_removed")
+        if now - item.due_at > LATE_LIMIT:
+            return SendResult(item, "missed", error="too_late")
+        channel = item.dm_channel_id
+        try:
+            new_channel = None
+            if channel is None:
+                channel = new_channel = self.client.conversations_open(users=item.user_id)["channel"]["id"]
+            if item.attempts > 1 and item.message_ts is None:  # claimed before: did the last try get through?
+                ts = self.find_sent(channel, item.delivery_id)
+                if ts:
+                    return SendResult(item, "recovered", channel=channel, ts=ts, new_channel=new_channel)
+            message = build_nudge(self.content, prompt, item.delivery_id)
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=list(message.blocks),
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": item.delivery_id}},
+            )
+            return SendResult(item, "sent", channel=response["channel"], ts=response["ts"], new_channel=new_channel)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error in PERMANENT_ERRORS:
+                return SendResult(item, "failed", error=error, unreachable=True)
+            return retry_or_give_up(item, error)
+        except (SlackClientError, OSError) as exc:
+            return retry_or_give_up(item, type(exc).__name__)
+
+    def find_sent(self, channel: str, delivery_id: int) -> str | None:
+        """After a crash mid-send: did Slack already get this nudge? Look for its metadata in the DM."""
+        return find_in_history(self.client, channel, lambda msg: has_metadata(msg, METADATA_EVENT, delivery_id))
+
+    def record(self, results: list[SendResult], now: datetime, report: PassReport) -> None:
+        """Write a batch of outcomes in one transaction (one executemany per kind of outcome), each row only
+        if this pass still owns it."""
+        if not results:
+            return
+        sent_at = utcnow()
+        with self.session_factory.begin() as session:
+            connection = session.connection()
+            self._record_deliveries(connection, results, now, sent_at)
+            channels = [{"b_pid": r.item.person_id, "b_channel": r.new_channel} for r in results if r.new_channel]
+            if channels:
+                connection.execute(
+                    update(Person).where(Person.id == bindparam("b_pid")).values(dm_channel_id=bindparam("b_channel")),
+                    channels,
+                )
+            for result in results:
+                if result.unreachable:
+                    connection.execute(
+                        update(Plan)
+                        .where(Plan.person_id == result.item.person_id)
+                        .values(unreachable_reason=result.error, next_due_at=None, updated_at=sent_at)
+                    )
+                    logger.warning(
+                        "person %s is unreachable (%s); nudges stop until /growth resume",
+                        result.item.person_id,
+                        result.error,
+                    )
+                report.count(result.outcome)
+
+    def _record_deliveries(
+        self, connection: Connection, results: list[SendResult], now: datetime, sent_at: datetime
+    ) -> None:
+        def key(r: SendResult) -> dict[str, Any]:
+            return {"b_id": r.item.delivery_id, "b_token": r.item.claim_token}
+
+        sent = [{**key(r), "b_channel": r.channel, "b_ts": r.ts} for r in results if r.outcome in ("sent", "recovered")]
+        retry = [
+            {**key(r), "b_error": r.error, "b_next": now + self.backoff(r.item.attempts)}
+            for r in results
+            if r.outcome == "retrying"
+        ]
+        ended = [
+            {**key(r), "b_status": r.outcome, "b_error": r.error} for r in results if r.outcome in ("failed", "missed")
+        ]
+        if sent:
+            connection.execute(
+                update(Delivery)
+                .where(OWNED)
+                .values(
+                    status="sent",
+                    channel_id=bindparam("b_channel"),
+                    message_ts=bindparam("b_ts"),
+                    sent_at=sent_at,
+                    claim_token=None,
+                    error=None,
+                    next_attempt_at=None,
+                ),
+                sent,
+            )
+        if retry:
+            connection.execute(
+                update(Delivery)
+                .where(OWNED)
+                .values(
+                    status="pending", claim_token=None, error=bindparam("b_error"), next_attempt_at=bindparam("b_next")
+                ),
+                retry,
+            )
+        if ended:
+            connection.execute(
+                update(Delivery)
+                .where(OWNED)
+                .values(status=bindparam("b_status"), error=bindparam("b_error"), next_attempt_at=None),
+                ended,
+            )

@@ -1,0 +1,57 @@
+"""The "Remind me tomorrow" job: one step of every clock pass.
+
+The reverse of the weekly nudge: a reminder is claimed by marking it sent before the DM goes, so a crash
+in between loses it rather than sending it twice. At most once, never twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks.growth import build_nudge
+from bot.clock.outbox import new_claim_token, stamp
+from bot.clock.report import PassReport
+from bot.content.records import Content
+from bot.storage.models import Delivery, Person
+
+logger = logging.getLogger(__name__)
+
+
+class ReminderJob:
+    def __init__(self, session_factory: sessionmaker[Session], client: WebClient, content: Content, *, batch_size: int):
+        self.session_factory = session_factory
+        self.client = client
+        self.content = content
+        self.batch_size = batch_size
+
+    def run(self, now: datetime, report: PassReport) -> None:
+        token = new_claim_token()
+        eligible = (
+            select(Delivery.id).where(Delivery.remind_at <= now, Delivery.reminded_at.is_(None)).limit(self.batch_size)
+        )
+        with self.session_factory.begin() as session:
+            # claiming marks the reminder as sent: a reminder is at most once, never twice
+            stamp(session, Delivery, eligible, reminded_at=now, claim_token=token)
+            rows = session.execute(
+                select(Delivery.id, Delivery.prompt_id, Person.dm_channel_id, Person.user_id)
+                .join(Person, Person.id == Delivery.person_id)
+                .where(Delivery.claim_token == token)
+            ).all()
+        for delivery_id, prompt_id, dm_channel_id, user_id in rows:
+            prompt = self.content.prompt(prompt_id)
+            if prompt is None:
+                continue
+            message = build_nudge(self.content, prompt, delivery_id, reminder=True)
+            try:
+                self.client.chat_postMessage(
+                    channel=dm_channel_id or user_id, text=message.text, blocks=list(message.blocks)
+                )
+                report.reminders += 1
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                logger.warning("reminder for delivery %s failed: %s", delivery_id, exc)

@@ -1,0 +1,99 @@
+"""The clock: one idempotent pass that runs each job in turn (weekly nudges, reminders, team digests), and
+APScheduler running that pass once a minute.
+
+`Clock` is what the rest of the bot sees: `run_pass` (also as a dry run), `send_now` for `/growth now`,
+and `start_scheduler`. Every step of a pass is idempotent, so a failed tick is simply tried again by the
+next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock.digests import DigestJob
+from bot.clock.nudge_sender import NudgeSender
+from bot.clock.nudges import NudgeJob
+from bot.clock.outbox import Backoff, backoff
+from bot.clock.reminders import ReminderJob
+from bot.clock.report import PassReport
+from bot.content.records import Content
+from bot.storage.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class Clock:
+    """Runs passes against one database and one Slack client, one pass at a time in this process."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        client: WebClient,
+        content: Content,
+        *,
+        batch_size: int = 500,
+        send_workers: int = 8,
+        retry_backoff: Backoff = backoff,
+    ):
+        self.session_factory = session_factory
+        self.client = client
+        sender = NudgeSender(session_factory, client, content, batch_size=batch_size, backoff=retry_backoff)
+        self.nudges = NudgeJob(session_factory, sender, content, send_workers=send_workers)
+        self.reminders = ReminderJob(session_factory, client, content, batch_size=batch_size)
+        self.digests = DigestJob(session_factory, client, content, backoff=retry_backoff)
+        self._lock = threading.Lock()
+
+    def run_pass(self, now: datetime | None = None, *, dry_run: bool = False) -> PassReport:
+        """One pass at `now` (default: the current time): what is due is scheduled and sent. A dry run only
+        lists the nudges it would schedule, and writes and sends nothing."""
+        now = now or utcnow()
+        report = PassReport()
+        with self._lock:
+            if dry_run:
+                self.nudges.dry_run(now, report)
+                return report
+            self.nudges.run(now, report)
+            self.reminders.run(now, report)
+            self.digests.run(now, report)
+        if report.busy:
+            logger.info("nudge pass: %s", report)
+        return report
+
+    def send_now(self, team_id: str, user_id: str, now: datetime | None = None) -> str:
+        """/growth now: one extra prompt right away; "sent", or what came of it (failed, retrying...)."""
+        return self.nudges.send_now(team_id, user_id, now or utcnow())
+
+
+def start_scheduler(clock: Clock, *, blocking: bool) -> BaseScheduler:
+    """APScheduler: one pass a minute; a late tick is still run (misfire grace), ticks never overlap.
+    Blocking runs in this thread until the process is stopped; otherwise in a daemon thread."""
+    scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        run_pass_safely,
+        "interval",
+        args=[clock],
+        minutes=1,
+        id="nudges",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=300,
+        next_run_time=utcnow(),
+    )
+    scheduler.start()
+    return scheduler
+
+
+def run_pass_safely(clock: Clock) -> None:
+    try:
+        clock.run_pass()
+    except Exception:  # the next tick tries again; every step is idempotent
+        logger.exception("nudge pass failed")
