@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.content.records import Content
 from bot.errors import InvalidMention
 from bot.storage import people as repo
-from bot.team import follows as team
+from bot.team import follows
 from bot.team.invitations import InvitationDesk
 from bot.team.mentions import Directory, parse_mentions, resolve
 from bot.team.org import org_summary
@@ -33,6 +33,8 @@ OUTCOME_LINES = {
 
 
 class TeamDesk:
+    """/growth team add, remove and @name, and /growth org, answered off the ack."""
+
     def __init__(self, session_factory: sessionmaker[Session], client: WebClient, content: Content, settings: Settings):
         self.session_factory = session_factory
         self.client = client
@@ -45,8 +47,8 @@ class TeamDesk:
         """(user ids, problem lines) for the people named in `text`."""
         try:
             mentions = parse_mentions(text)
-        except InvalidMention as exc:
-            return [], [str(exc)]
+        except InvalidMention as refusal:
+            return [], [refusal.message]
         if not mentions:
             return [], ["Name someone, like `/growth team add @alice @bob`."]
         try:
@@ -60,7 +62,7 @@ class TeamDesk:
         user_ids, lines = self._people(team_id, user_id, text)
         if user_ids:
             with self.session_factory.begin() as session:  # recorded before anyone is asked
-                outcomes = team.invite(session, team_id, user_id, user_ids)
+                outcomes = follows.invite(session, team_id, user_id, user_ids)
             for outcome in outcomes:
                 if outcome.outcome == "asked" and outcome.follow_id is not None:
                     if not self._send_invite(user_id, outcome.user_id, outcome.follow_id):
@@ -77,17 +79,17 @@ class TeamDesk:
         except (SlackApiError, SlackClientError) as exc:
             logger.warning("invitation %s could not be sent: %s", follow_id, exc)
             with self.session_factory.begin() as session:
-                team.withdraw_unsent(session, follow_id)
+                follows.withdraw_unsent(session, follow_id)
             return False
         with self.session_factory.begin() as session:
-            team.record_invite_message(session, follow_id, response["channel"], response["ts"])
+            follows.record_invite_message(session, follow_id, response["channel"], response["ts"])
         return True
 
     def remove(self, team_id: str, user_id: str, text: str) -> Message:
         user_ids, lines = self._people(team_id, user_id, text)
         if user_ids:
             with self.session_factory.begin() as session:
-                removed = team.remove(session, team_id, user_id, user_ids)
+                removed = follows.remove(session, team_id, user_id, user_ids)
             lines += [f"You no longer follow <@{u}>." for u in removed]
             lines += [f"You weren't following <@{u}>." for u in user_ids if u not in removed]
         return rt.build_lines("Team changes", lines)
