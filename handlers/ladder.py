@@ -1,5 +1,7 @@
 """/ladder: answered from the ack with local content."""
 
+from typing import Any
+
 from slack_bolt import Ack, App
 
 from bot.services import Services
@@ -7,6 +9,6 @@ from bot.services import Services
 
 def register(app: App, services: Services) -> None:
     @app.command("/ladder")
-    def ladder(ack: Ack, command: dict) -> None:
+    def ladder(ack: Ack, command: dict[str, Any]) -> None:
         ack(**services.answers.ladder(command.get("text", "")).as_ack())
         services.people.seen(command.get("team_id"), command.get("user_id"), command.get("team_domain"))

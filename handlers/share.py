@@ -3,6 +3,8 @@
 Each acks at once; the reply goes through the response_url in a lazy listener, off the ack path.
 """
 
+from typing import Any
+
 from slack_bolt import Ack, App, Respond
 
 from bot.ids import ActionId
@@ -16,7 +18,7 @@ def _ack(ack: Ack) -> None:
 
 
 def register(app: App, services: Services) -> None:
-    def share(body: dict, respond: Respond) -> None:
+    def share(body: dict[str, Any], respond: Respond) -> None:
         value = action_value(body)
         message = services.answers.shared(value)
         if message is None:
@@ -31,11 +33,11 @@ def register(app: App, services: Services) -> None:
         shared = attributed(message, user, label)
         respond(text=shared.text, blocks=list(shared.blocks), response_type="in_channel", replace_original=False)
 
-    def open_view(body: dict, respond: Respond) -> None:
+    def open_view(body: dict[str, Any], respond: Respond) -> None:
         message = services.answers.ladder(action_value(body))
         respond(text=message.text, blocks=list(message.blocks), replace_original=True)
 
-    def more_questions(body: dict, respond: Respond) -> None:
+    def more_questions(body: dict[str, Any], respond: Respond) -> None:
         message = services.answers.interview(action_value(body))
         respond(text=message.text, blocks=list(message.blocks), replace_original=True)
 

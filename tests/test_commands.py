@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.ladder import parse as cmd
+from bot.ladder.words import Spellings
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,19 @@ def test_normalise_undoes_slack_escaping():
     assert cmd.normalise("  Mid&amp;Senior &lt;b&gt;  ") == ["mid&senior", "<b>"]
     assert cmd.normalise("mid→senior") == ["mid", "->", "senior"]
     assert cmd.normalise("x" * 10_000) == ["x" * cmd.MAX_TEXT]
+
+
+def test_subcommand_words_match_longest_first_and_suggest():
+    words = Spellings((("", ("", "plan")), ("team", ("team",)), ("team add", ("team add", "team invite"))))
+    assert words.match(["team", "add", "@a"]) == ("team add", 2)
+    assert words.match(["team", "@a"]) == ("team", 1)
+    assert words.match([]) == ("", 0) and words.match(["plan"]) == ("", 1)
+    assert words.match(["nope"]) is None
+    assert words.suggest("tema") == ["team"] and words.suggest("plna") == ["plan"]
+    with pytest.raises(ValueError):
+        Spellings((("a", ("x",)), ("b", ("x",))))
+
+
+def test_ladder_did_you_mean_words_come_from_its_table():
+    assert set(cmd.LADDER_SUBCOMMANDS) <= set(cmd.LADDER_WORDS.spellings())
+    assert set(cmd.INTERVIEW_WORDS.spellings()) >= {"topics", "help"}

@@ -191,12 +191,12 @@ def build_compare(
         blocks.append(bk.section(f"*Growth areas*\n{lines}"))
         files.extend(a.by_level_source for a in growth)
     for dim_id in ("scope", "autonomy", "impact"):
-        item = higher.dimension(dim_id)
-        if item is not None and item.points:
+        part = higher.dimension(dim_id)
+        if part is not None and part.points:
             blocks.append(
-                bk.section(f"*{bk.escape(item.dimension.name)} at {bk.escape(higher.name)}*\n{bk.bullets(item.points)}")
+                bk.section(f"*{bk.escape(part.dimension.name)} at {bk.escape(higher.name)}*\n{bk.bullets(part.points)}")
             )
-            files.append(item.source)
+            files.append(part.source)
     low_years, high_years = _experience(lower), _experience(higher)
     if low_years and high_years:
         blocks.append(

@@ -148,35 +148,44 @@ def require_plan(session: Session, person: Person) -> Plan:
     return plan
 
 
-def update_plan(session: Session, content: Content, person: Person, now: datetime | None = None, **changes) -> Plan:
-    """Change parts of a plan (level, target, focus, weekday, local_time), creating one if needed."""
+def update_plan(
+    session: Session,
+    content: Content,
+    person: Person,
+    now: datetime | None = None,
+    *,
+    level: str | None = None,
+    target: str | None = None,
+    focus: list[str] | None = None,
+    weekday: int | None = None,
+    local_time: str | None = None,
+) -> Plan:
+    """Change the parts of a plan that are given (None leaves a part as it is), creating one if needed."""
     now = now or utcnow()
     plan = get_plan(session, person)
     if plan is None:
-        level = changes.get("level") or content.levels[0].id
-        focus = changes.get("focus") or [content.growth_areas[0].id]
         return save_plan(
             session,
             content,
             person,
-            level=level,
-            target=changes.get("target"),
-            focus=focus,
-            weekday=changes.get("weekday"),
-            local_time=changes.get("local_time"),
+            level=level or content.levels[0].id,
+            target=target,
+            focus=focus or [content.growth_areas[0].id],
+            weekday=weekday,
+            local_time=local_time,
             now=now,
         )
-    level = changes.get("level", plan.level)
-    target = changes.get("target", plan.target)
-    if "level" in changes and "target" not in changes:
+    new_level = level or plan.level
+    new_target = target or plan.target
+    if level is not None and target is None:
         order = [lv.id for lv in content.levels]
-        if order.index(target) <= order.index(level):
-            target = default_target(content, level)
-    focus = changes.get("focus", plan.focus_areas)
-    check_plan_values(content, level, target, focus)
-    plan.level, plan.target, plan.focus = level, target, ",".join(focus)
-    plan.weekday = changes.get("weekday", plan.weekday)
-    plan.local_time = changes.get("local_time", plan.local_time)
+        if order.index(new_target) <= order.index(new_level):
+            new_target = default_target(content, new_level)
+    new_focus = focus if focus is not None else plan.focus_areas
+    check_plan_values(content, new_level, new_target, new_focus)
+    plan.level, plan.target, plan.focus = new_level, new_target, ",".join(new_focus)
+    plan.weekday = weekday if weekday is not None else plan.weekday
+    plan.local_time = local_time or plan.local_time
     reschedule(plan, now)
     return plan
 
@@ -264,7 +273,7 @@ def reflected_delivery_ids(session: Session, person: Person) -> set[int]:
     rows = session.execute(
         select(Reflection.delivery_id).where(Reflection.person_id == person.id, Reflection.delivery_id.is_not(None))
     )
-    return {r for (r,) in rows}
+    return {r for (r,) in rows if r is not None}
 
 
 def has_reflection(session: Session, delivery_id: int) -> bool:

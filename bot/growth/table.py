@@ -7,9 +7,8 @@ choosing (a session and ids for /growth) and the parsed input, and returns the a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from slack_sdk import WebClient
@@ -17,6 +16,7 @@ from slack_sdk import WebClient
 from bot.blocks import kit as bk
 from bot.blocks.kit import Message
 from bot.ladder.parse import normalise
+from bot.ladder.words import Spellings
 
 Ctx = TypeVar("Ctx")
 
@@ -76,11 +76,6 @@ class Subcommand(Generic[Ctx]):
     forms: tuple[str, ...] = ()
     follow_up: FollowUp | None = None
     listed: bool = True
-    words: tuple[tuple[str, ...], ...] = field(init=False, default=())
-
-    def __post_init__(self) -> None:
-        spellings = (self.name, *self.aliases)
-        object.__setattr__(self, "words", tuple(tuple(s.split()) for s in spellings))
 
 
 class CommandTable(Generic[Ctx]):
@@ -104,21 +99,19 @@ class CommandTable(Generic[Ctx]):
         self._by_name = {e.name: e for e in self.entries}
         if len(self._by_name) != len(self.entries):
             raise ValueError(f"{command}: two subcommands share a name")
-        # longest spelling first, so `team add` wins over `team`
-        self._spellings = sorted(
-            ((words, e) for e in self.entries for words in e.words), key=lambda pair: -len(pair[0])
-        )
+        self.spellings = Spellings((e.name, (e.name, *e.aliases)) for e in self.entries)
 
     def entry(self, name: str) -> Subcommand[Ctx]:
         return self._by_name[name]
 
     def parse(self, text: str) -> CommandInput:
-        """The subcommand the text names, and what follows it; unknown words keep `known=False`."""
+        """The subcommand the text names (longest spelling first), and what follows it."""
         words = tuple(normalise(text))
-        for spelling, entry in self._spellings:
-            if words[: len(spelling)] == spelling and (spelling or not words):
-                return CommandInput(text or "", entry.name, words[len(spelling) :], rest_of(text, len(spelling)))
-        return CommandInput(text or "", words[0], words[1:], rest_of(text, 1), known=False)
+        found = self.spellings.match(words)
+        if found is None:
+            return CommandInput(text or "", words[0], words[1:], rest_of(text, 1), known=False)
+        name, used = found
+        return CommandInput(text or "", name, words[used:], rest_of(text, used))
 
     def run(self, context: Ctx, command: CommandInput) -> Reply:
         if not command.known:
@@ -126,10 +119,8 @@ class CommandTable(Generic[Ctx]):
         return self._by_name[command.name].run(context, command)
 
     def suggest(self, word: str) -> list[str]:
-        """Up to two subcommand names close to an unknown word (aliases lead to their subcommand)."""
-        spellings = {" ".join(words): entry.name for words, entry in self._spellings if words}
-        close = difflib.get_close_matches(word, list(spellings), n=2, cutoff=0.6)
-        return list(dict.fromkeys(spellings[c] or c for c in close))
+        """Up to two subcommands close to an unknown word (an alias leads to its subcommand)."""
+        return self.spellings.suggest(word)
 
     def unknown(self, word: str) -> Message:
         hint = " or ".join(f"`{self.command} {name}`" for name in self.suggest(word))

@@ -9,6 +9,7 @@ from functools import lru_cache
 from bot.blocks import kit as bk
 from bot.blocks import ladder as render
 from bot.blocks.kit import Message
+from bot.blocks.ladder import MAX_QUESTION_COUNT, Unknown
 from bot.content.records import Content, Question
 from bot.ladder import parse as cmd
 
@@ -55,7 +56,7 @@ class Answers:
                 return render.build_roadmap(c, share=share)
             case cmd.Responsibilities(level=level):
                 return render.build_responsibilities(c, c.level(level) if level else None, share=share)
-            case cmd.Unknown():
+            case Unknown():
                 return render.build_unknown(request)
         raise AssertionError(f"unhandled request {request!r}")  # pragma: no cover
 
@@ -70,22 +71,22 @@ class Answers:
                 return render.build_interview_help(c)
             case cmd.TopicList(level=level):
                 return render.build_topics(c, c.level(level) if level else None)
-            case cmd.Unknown():
+            case Unknown():
                 return render.build_unknown(request)
             case cmd.QuestionSet(level=level_id, topic=topic, count=count, note=note):
-                level = c.level(level_id)
+                asked = c.level(level_id)
                 pool = c.questions_for(level_id, topic)
                 if not pool:
                     available = ", ".join(f"`{t.id}`" for t in c.topics_for(level_id)) or "none"
                     return render.build_unknown(
-                        cmd.Unknown(
-                            f"There are no {c.topic(topic).name if topic else ''} questions for {level.name}. "
-                            f"Topics for {level.name}: {available}.",
+                        Unknown(
+                            f"There are no {c.topic(topic).name if topic else ''} questions for {asked.name}. "
+                            f"Topics for {asked.name}: {available}.",
                             command="interview",
                         )
                     )
                 chosen = pick_questions(pool, count, rng or self._rng)
-                return render.build_questions(c, level, chosen, topic=topic, note=note)
+                return render.build_questions(c, asked, chosen, topic=topic, note=note)
         raise AssertionError(f"unhandled request {request!r}")  # pragma: no cover
 
     # Buttons ------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ class Answers:
         kind, _, rest = value.partition(":")
         if kind == "ladder":
             request = cmd.parse_ladder(rest, self.vocab, self.level_order)
-            if isinstance(request, cmd.Unknown):
+            if isinstance(request, Unknown):
                 return None
             return self.render_ladder(request, share=False)
         if kind == "interview":
@@ -103,7 +104,7 @@ class Answers:
             if level_id not in self.level_order:
                 return None
             by_id = {q.id: q for q in self.content.questions_for(level_id)}
-            chosen = [by_id[i] for i in ids.split(",") if i in by_id][: cmd.MAX_QUESTION_COUNT]
+            chosen = [by_id[i] for i in ids.split(",") if i in by_id][:MAX_QUESTION_COUNT]
             if not chosen:
                 return None
             return render.build_questions(self.content, self.content.level(level_id), chosen, share=False)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.blocks.ladder import MAX_QUESTION_COUNT, Unknown
 from bot.content.records import Content
+from bot.ladder.words import Spellings
 
 MAX_TEXT = 500  # longer command text is cut; Slack itself allows far more than any real command
 DEFAULT_QUESTION_COUNT = 5
@@ -136,6 +137,18 @@ LadderRequest = (
     LadderHelp | LadderOverview | LevelView | Compare | AreaView | AreaList | Roadmap | Responsibilities | Unknown
 )
 
+# /ladder's subcommand words: the name each spelling stands for
+LADDER_WORDS = Spellings(
+    (
+        ("help", HELP_WORDS),
+        ("levels", ("levels", "list", "all", "overview", "ladder")),
+        ("compare", ("compare", "diff", "delta", "difference", "versus", "vs")),
+        ("area", ("area", "areas", "skill", "skills")),
+        ("roadmap", ("roadmap", "path", "years")),
+        ("responsibilities", ("responsibilities", "duties")),
+    )
+)
+# offered by did-you-mean beside level and area names
 LADDER_SUBCOMMANDS = ("help", "levels", "compare", "area", "areas", "roadmap", "responsibilities")
 
 
@@ -143,29 +156,29 @@ def parse_ladder(text: str, vocab: Vocabulary, level_order: list[str]) -> Ladder
     words = normalise(text)
     if not words:
         return LadderOverview()
-    first, rest = words[0], words[1:]
-    if first in HELP_WORDS:
-        return LadderHelp()
-    if first in ("levels", "list", "all", "overview", "ladder"):
-        return LadderOverview()
-    if first in ("compare", "diff", "delta", "difference", "versus", "vs"):
-        return _parse_compare(rest, vocab, level_order)
-    if first in ("area", "areas", "skill", "skills"):
-        if not rest:
+    verb = LADDER_WORDS.match(words[:1])
+    rest = words[1:]
+    match verb[0] if verb else None:
+        case "help":
+            return LadderHelp()
+        case "levels":
+            return LadderOverview()
+        case "compare":
+            return _parse_compare(rest, vocab, level_order)
+        case "area" if not rest:
             return AreaList()
-        area = vocab.match_all("area", rest)
-        if area:
-            return AreaView(area)
-        phrase = " ".join(rest)
-        return Unknown(f"I don't know the area “{phrase}”.", tuple(vocab.suggest(phrase, ("area",))))
-    if first in ("roadmap", "path", "years"):
-        return Roadmap()
-    if first in ("responsibilities", "duties") and not rest:
-        return Responsibilities()
-    if first in ("responsibilities", "duties"):
-        level = vocab.match_all("level", rest)
-        if level:
-            return Responsibilities(level)
+        case "area":
+            area = vocab.match_all("area", rest)
+            if area:
+                return AreaView(area)
+            phrase = " ".join(rest)
+            return Unknown(f"I don't know the area “{phrase}”.", tuple(vocab.suggest(phrase, ("area",))))
+        case "roadmap":
+            return Roadmap()
+        case "responsibilities" if not rest:
+            return Responsibilities()
+        case "responsibilities" if vocab.match_all("level", rest):
+            return Responsibilities(vocab.match_all("level", rest))
 
     hit = vocab.match("level", words)
     if hit is None:
@@ -248,11 +261,16 @@ class QuestionSet:
 InterviewRequest = InterviewHelp | TopicList | QuestionSet | Unknown
 
 
+# /interview's subcommand words (anything else starts with a level)
+INTERVIEW_WORDS = Spellings((("help", ("", *HELP_WORDS)), ("topics", ("topics", "topic", "list"))))
+
+
 def parse_interview(text: str, vocab: Vocabulary) -> InterviewRequest:
     words = normalise(text)
-    if not words or words[0] in HELP_WORDS:
+    verb = INTERVIEW_WORDS.match(words[:1])
+    if verb and verb[0] == "help":
         return InterviewHelp()
-    if words[0] in ("topics", "topic", "list"):
+    if verb and verb[0] == "topics":
         level = vocab.match_all("level", words[1:]) if len(words) > 1 else None
         return TopicList(level)
     hit = vocab.match("level", words)
