@@ -1,4 +1,5 @@
-"""Pure Block Kit builders for the ladder and interview answers: content in, Message out, no I/O."""
+"""Pure Block Kit builders for the /ladder answers (and the parts /interview shares: the Unknown answer,
+the Share button, the sources line): content in, Message out, no I/O."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.blocks import kit as bk
 from bot.blocks.kit import Message
-from bot.content.records import Area, Content, Level, LevelDimension, Question, Transition
+from bot.content.records import Area, Content, Level, LevelDimension, Transition
 from bot.ids import ActionId
 
 MAX_QUESTION_COUNT = 10
@@ -29,14 +30,14 @@ def share_button(value: str) -> bk.Block:
     return bk.button("Share in channel", ActionId.SHARE, value)
 
 
-def _with_share(blocks: list[bk.Block], share_value: str | None, *extra: bk.Block) -> tuple[bk.Block, ...]:
+def with_share(blocks: list[bk.Block], share_value: str | None, *extra: bk.Block) -> tuple[bk.Block, ...]:
     """Add the Share button and any navigation buttons; a shared (public) copy gets no buttons."""
     if share_value:
         blocks.append(bk.actions(share_button(share_value), *extra))
     return tuple(blocks)
 
 
-def _sources_line(content: Content, files: Sequence[str]) -> str:
+def sources_line(content: Content, files: Sequence[str]) -> str:
     seen: list[str] = []
     for file in files:
         if file and file not in seen:
@@ -75,7 +76,7 @@ def build_overview(content: Content, *, share: bool = True) -> Message:
             )
         )
     text = f"{content.track.name} ladder: " + ", ".join(level.name for level in content.levels)
-    return Message(text, _with_share(blocks, "ladder:levels" if share else None))
+    return Message(text, with_share(blocks, "ladder:levels" if share else None))
 
 
 def build_level(content: Content, level: Level, *, show_compensation: bool = False, share: bool = True) -> Message:
@@ -104,7 +105,7 @@ def build_level(content: Content, level: Level, *, show_compensation: bool = Fal
                 f"{bk.escape(content.compensation_note)}"
             )
         )
-    blocks.append(bk.context(_sources_line(content, files)))
+    blocks.append(bk.context(sources_line(content, files)))
     extra = []
     higher = content.next_level(level)
     if higher is not None:
@@ -112,7 +113,7 @@ def build_level(content: Content, level: Level, *, show_compensation: bool = Fal
             bk.button(f"What changes for {higher.name}", ActionId.LADDER_OPEN, f"compare {level.id} {higher.id}")
         )
     text = f"{level.title}: {level.summary}"
-    return Message(text, _with_share(blocks, f"ladder:{level.id}" if share else None, *extra))
+    return Message(text, with_share(blocks, f"ladder:{level.id}" if share else None, *extra))
 
 
 def build_level_part(
@@ -142,12 +143,12 @@ def build_level_part(
     blocks: list[bk.Block] = [
         bk.header(f"{level.title}: {name}"),
         bk.section(body),
-        bk.context(_sources_line(content, files)),
+        bk.context(sources_line(content, files)),
     ]
     text = f"{level.title}, {name}: " + body.split("\n", 1)[-1][:300]
     return Message(
         text,
-        _with_share(
+        with_share(
             blocks,
             f"ladder:{level.id} {key}" if share else None,
             bk.button(f"All of {level.name}", ActionId.LADDER_OPEN, level.id),
@@ -205,13 +206,13 @@ def build_compare(
                 f"{bk.escape(higher.name)} {bk.escape(high_years.lower())}"
             )
         )
-    blocks.append(bk.context(_sources_line(content, files)))
+    blocks.append(bk.context(sources_line(content, files)))
     first = content.transition(lower.id, content.levels[lower.rank + 1].id)
     summary = first.summary if first else higher.summary
     text = f"{lower.name} → {higher.name}: {summary}"
     return Message(
         text,
-        _with_share(
+        with_share(
             blocks,
             f"ladder:compare {lower.id} {higher.id}" if share else None,
             bk.button(f"Open {higher.name}", ActionId.LADDER_OPEN, higher.id),
@@ -226,8 +227,8 @@ def build_area(content: Content, area: Area, *, share: bool = True) -> Message:
         lines = "\n".join(f"• *{bk.escape(content.level(lv).name)}:* {bk.escape(text)}" for lv, text in area.by_level)
         blocks.append(bk.section(f"*Level by level*\n{lines}"))
         files.append(area.by_level_source)
-    blocks.append(bk.context(_sources_line(content, files)))
-    return Message(f"{area.name}: {area.summary}", _with_share(blocks, f"ladder:area {area.id}" if share else None))
+    blocks.append(bk.context(sources_line(content, files)))
+    return Message(f"{area.name}: {area.summary}", with_share(blocks, f"ladder:area {area.id}" if share else None))
 
 
 def build_area_list(content: Content, *, share: bool = True) -> Message:
@@ -241,7 +242,7 @@ def build_area_list(content: Content, *, share: bool = True) -> Message:
         bk.context("Open one with `/ladder area <name>`, or one level's view with `/ladder senior security`.")
     )
     text = "Areas: " + ", ".join(a.name for a in content.areas)
-    return Message(text, _with_share(blocks, "ladder:areas" if share else None))
+    return Message(text, with_share(blocks, "ladder:areas" if share else None))
 
 
 def build_roadmap(content: Content, *, share: bool = True) -> Message:
@@ -257,10 +258,10 @@ def build_roadmap(content: Content, *, share: bool = True) -> Message:
                 f"*Mindset:* {bk.escape(stage.mindset)}"
             )
         )
-    blocks.append(bk.context(_sources_line(content, [s.source for s in content.roadmap])))
+    blocks.append(bk.context(sources_line(content, [s.source for s in content.roadmap])))
     return Message(
         "Skill roadmap: " + "; ".join(f"{s.years} years: {s.name}" for s in content.roadmap),
-        _with_share(blocks, "ladder:roadmap" if share else None),
+        with_share(blocks, "ladder:roadmap" if share else None),
     )
 
 
@@ -288,9 +289,9 @@ def build_responsibilities(content: Content, level: Level | None = None, *, shar
     blocks.append(
         bk.context("A tag such as _Senior+_ says from which level the work is expected, not that others may not do it.")
     )
-    blocks.append(bk.context(_sources_line(content, files)))
+    blocks.append(bk.context(sources_line(content, files)))
     value = f"ladder:responsibilities {level.id}" if level else "ladder:responsibilities"
-    return Message(blocks[0]["text"]["text"], _with_share(blocks, value if share else None))
+    return Message(blocks[0]["text"]["text"], with_share(blocks, value if share else None))
 
 
 def build_ladder_help(content: Content) -> Message:
@@ -334,94 +335,3 @@ def build_unknown(request: Unknown) -> Message:
         bk.context(f"`/{request.command} help` lists everything I understand."),
     )
     return Message(text, blocks)
-
-
-# ---------------------------------------------------------------------------------------------
-# /interview
-# ---------------------------------------------------------------------------------------------
-
-
-def question_markdown(content: Content, number: int, question: Question, level: Level) -> str:
-    topic = content.topic(question.topic).name
-    origin = "from the source ladder" if question.origin == "seed" else "ladderbot bank"
-    return (
-        f"*{number}. {bk.escape(question.question)}*\n_{bk.escape(topic)} · {origin}_\n"
-        f"*A strong {bk.escape(level.name)} answer:* {bk.escape(question.strong_at(level.id))}"
-    )
-
-
-def build_questions(
-    content: Content,
-    level: Level,
-    questions: Sequence[Question],
-    *,
-    topic: str | None = None,
-    note: str = "",
-    share: bool = True,
-) -> Message:
-    topic_name = content.topic(topic).name if topic else ""
-    title = f"Interview questions: {level.title}" + (f", {topic_name}" if topic_name else "")
-    blocks: list[bk.Block] = [bk.header(title)]
-    if note:
-        blocks.append(bk.context(bk.escape(note)))
-    for number, question in enumerate(questions, start=1):
-        blocks.append(bk.section(question_markdown(content, number, question, level)))
-    pool = len(content.questions_for(level.id, topic))
-    blocks.append(
-        bk.context(
-            f"{len(questions)} of {pool} questions for this level{' and topic' if topic else ''}. "
-            f"`/interview topics {level.id}` lists the topics."
-        )
-    )
-    blocks.append(bk.context(_sources_line(content, [q.source for q in questions])))
-    share_value = f"interview:{level.id}:{','.join(q.id for q in questions)}"
-    more_value = f"{level.id} {topic or ''} {len(questions)}".replace("  ", " ")
-    text = f"{title}: " + " | ".join(q.question for q in questions)
-    return Message(
-        bk.clip(text, bk.MAX_FALLBACK_TEXT),
-        _with_share(
-            blocks,
-            share_value if share else None,
-            *([bk.button("Different questions", ActionId.INTERVIEW_MORE, more_value)] if share else []),
-        ),
-    )
-
-
-def build_topics(content: Content, level: Level | None = None) -> Message:
-    levels = [level] if level else list(content.levels)
-    lines = []
-    for topic in content.topics:
-        counts = [(lv, len(content.questions_for(lv.id, topic.id))) for lv in levels]
-        available = [f"{lv.name} {n}" for lv, n in counts if n]
-        if available:
-            lines.append(f"• *{bk.escape(topic.name)}* (`{topic.id}`): {', '.join(available)}")
-    heading = f"Interview topics for {level.name}" if level else "Interview topics"
-    blocks = (
-        bk.header(heading),
-        bk.section("\n".join(lines) if lines else "No questions yet."),
-        bk.context("Ask with `/interview <level> [topic] [count]`, e.g. `/interview staff system-design 3`."),
-    )
-    return Message(heading + ": " + ", ".join(t.name for t in content.topics), blocks)
-
-
-def build_interview_help(content: Content) -> Message:
-    example = content.levels[min(3, len(content.levels) - 1)].id
-    lines = [
-        (
-            f"`/interview {example}`",
-            f"a mix of questions for the level, with what a strong answer shows (up to {MAX_QUESTION_COUNT})",
-        ),
-        (f"`/interview {example} system-design`", "questions on one topic"),
-        (f"`/interview {example} system-design 3`", "how many questions to show"),
-        ("`/interview topics [level]`", "the topics and how many questions each has"),
-    ]
-    blocks = (
-        bk.header("/interview: how to use it"),
-        bk.section("\n".join(f"• {cmd}: {what}" for cmd, what in lines)),
-        bk.section("*Levels:* " + ", ".join(f"`{lv.id}`" for lv in content.levels)),
-        bk.context(
-            "Questions marked _from the source ladder_ come from the ladder's own documents; "
-            "the rest are ladderbot's bank, written for each level."
-        ),
-    )
-    return Message("How to use /interview: /interview <level> [topic] [count], /interview topics", blocks)

@@ -6,6 +6,7 @@ import random
 from collections import defaultdict
 from functools import lru_cache
 
+from bot.blocks import interview as render_interview
 from bot.blocks import kit as bk
 from bot.blocks import ladder as render
 from bot.blocks.kit import Message
@@ -68,9 +69,9 @@ class Answers:
         c = self.content
         match request:
             case cmd.InterviewHelp():
-                return render.build_interview_help(c)
+                return render_interview.build_interview_help(c)
             case cmd.TopicList(level=level):
-                return render.build_topics(c, c.level(level) if level else None)
+                return render_interview.build_topics(c, c.level(level) if level else None)
             case Unknown():
                 return render.build_unknown(request)
             case cmd.QuestionSet(level=level_id, topic=topic, count=count, note=note):
@@ -86,7 +87,7 @@ class Answers:
                         )
                     )
                 chosen = pick_questions(pool, count, rng or self._rng)
-                return render.build_questions(c, asked, chosen, topic=topic, note=note)
+                return render_interview.build_questions(c, asked, chosen, topic=topic, note=note)
         raise AssertionError(f"unhandled request {request!r}")  # pragma: no cover
 
     # Buttons ------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Answers:
             chosen = [by_id[i] for i in ids.split(",") if i in by_id][:MAX_QUESTION_COUNT]
             if not chosen:
                 return None
-            return render.build_questions(self.content, self.content.level(level_id), chosen, share=False)
+            return render_interview.build_questions(self.content, self.content.level(level_id), chosen, share=False)
         return None
 
 
