@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import describe_request
 from tests.growth_table import table
 from tests.server import RunningServer
 from tests.slack_requests import block_action_body, view_submission_body
@@ -103,3 +104,15 @@ def test_unknown_interactions_are_acknowledged_quietly(server: RunningServer, bo
     reply = server.sender.post(body)
     assert reply.status == 200 and reply.body == b""
     assert "Unhandled request" not in server.log()
+
+
+def test_the_log_line_names_what_was_not_handled() -> None:
+    action = json.loads(urllib.parse.unquote(block_action_body("gone", "x").decode().removeprefix("payload=")))
+    assert describe_request(action) == "block_actions gone"
+    view = json.loads(urllib.parse.unquote(_view_closed("old_view").decode().removeprefix("payload=")))
+    assert describe_request(view) == "view_closed old_view"
+    shortcut = json.loads(urllib.parse.unquote(_shortcut("shortcut", "nope").decode().removeprefix("payload=")))
+    assert describe_request(shortcut) == "shortcut nope"
+    assert describe_request({"type": "event_callback", "event": {"type": "reaction_added"}}) == (
+        "event_callback reaction_added"
+    )

@@ -31,27 +31,24 @@ def team_entries(desk: TeamDesk) -> tuple[GrowthEntry, ...]:
 
     def show(request: GrowthRequest, command: CommandInput) -> Reply:
         """`/growth team` and `/growth team <@U…>` answer from the database; plain names need users.list."""
-        person = None
-        if command.args:
-            mentions = parse_mentions(command.rest)
-            if not all(m.kind == "id" for m in mentions):
-                return Reply(rg.build_text("Looking that up…"), follow_up=True)
-            person = growth.ensure_person(request.session, request.team_id, request.user_id)
-            if len(mentions) != 1:
-                return text_reply("Name one person, like `/growth team @alice`, or see `/growth help`.")
-            report = mentions[0].value
-            summary = team_summary(
-                request.session, content, request.team_id, request.user_id, request.now, only=report
-            )
-            if not summary.reports:
-                return text_reply(
-                    f"<@{report}> has not agreed to share their growth with you, so there is nothing "
-                    "to show. Ask them with `/growth team add`."
-                )
-            return Reply(rt.build_team_summary(content, summary, person.tz or "UTC", title="Growth"))
+        mentions = parse_mentions(command.rest) if command.args else []
+        if not all(m.kind == "id" for m in mentions):
+            return Reply(rg.build_text("Looking that up…"), follow_up=True)
         person = growth.ensure_person(request.session, request.team_id, request.user_id)
-        summary = team_summary(request.session, content, request.team_id, request.user_id, request.now)
-        return Reply(rt.build_team_summary(content, summary, person.tz or "UTC"))
+        tz = person.tz or "UTC"
+        if not command.args:
+            summary = team_summary(request.session, content, request.team_id, request.user_id, request.now)
+            return Reply(rt.build_team_summary(content, summary, tz))
+        if len(mentions) != 1:
+            return text_reply("Name one person, like `/growth team @alice`, or see `/growth help`.")
+        report = mentions[0].value
+        summary = team_summary(request.session, content, request.team_id, request.user_id, request.now, only=report)
+        if not summary.reports:
+            return text_reply(
+                f"<@{report}> has not agreed to share their growth with you, so there is nothing "
+                "to show. Ask them with `/growth team add`."
+            )
+        return Reply(rt.build_team_summary(content, summary, tz, title="Growth"))
 
     def digest(request: GrowthRequest, command: CommandInput) -> Reply:
         growth.ensure_person(request.session, request.team_id, request.user_id)
