@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings
+from tests.cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "s3cr3t"}
@@ -75,12 +76,9 @@ def test_serve_without_tokens_stops_with_a_clear_message():
     assert "Traceback" not in result.stderr
 
 
-def test_serve_with_broken_content_names_the_problem(tmp_path):
+def test_serve_with_broken_content_names_the_problem(monkeypatch, capsys, tmp_path):
     (tmp_path / "track.yaml").write_text("track: {}\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", **GOOD, "CONTENT_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
-    assert result.returncode == 2
+    result = run_cli(monkeypatch, capsys, "serve", env={**GOOD, "CONTENT_DIR": str(tmp_path)})
+    assert result.code == 2
     assert f"{tmp_path}/levels.yaml: (top): file is missing" in result.stderr
     assert f"{tmp_path}/track.yaml: track.id: missing" in result.stderr

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 from bot.content.loader import load_content
 from bot.content.validate import ContentError
 from bot.ladder.answers import Answers
+from tests.cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "content"
@@ -157,6 +157,60 @@ CASES = [
         "interview.yaml: questions[5]: duplicate question id 'rest-http-methods'",
     ),
     ("track.yaml", lambda d: d.pop("sources"), "track.yaml: sources: missing"),
+    (
+        "track.yaml",
+        lambda d: d["dimensions"].pop(0),
+        "track.yaml: dimensions: a 'summary' dimension is required",
+    ),
+    (
+        "levels.yaml",
+        _set(["levels", 0, "dimensions"], ["scope"]),
+        "levels.yaml: levels[0].dimensions: expected a mapping",
+    ),
+    (
+        "levels.yaml",
+        _set(["levels", 0, "dimensions", "scope", "text"], "Both a paragraph and points."),
+        "levels.yaml: levels[0].dimensions.scope: needs exactly one of text, points or split",
+    ),
+    (
+        "levels.yaml",
+        _set(["levels", 0, "dimensions", "scope", "points"], ["p" * 390] * 8),
+        "levels.yaml: levels[0].dimensions.scope.points: points add up to more than 2800 characters",
+    ),
+    ("areas.yaml", _set(["areas", 0, "kind"], "hobby"), "areas.yaml: areas[0].kind: kind must be 'growth' or 'skill'"),
+    (
+        "areas.yaml",
+        lambda d: d["areas"][0].pop("by_level"),
+        "areas.yaml: areas[0].by_level: a growth area needs by_level for every level",
+    ),
+    (
+        "transitions.yaml",
+        _set(["transitions", 0, "to"], "junior"),
+        "transitions.yaml: transitions[0]: 'junior' is not above 'junior'",
+    ),
+    (
+        "responsibilities.yaml",
+        _set(["tagged", 0, "category"], "social"),
+        "responsibilities.yaml: tagged[0].category: category must be technical, leadership or business",
+    ),
+    ("roadmap.yaml", _set(["stages", 0, "levels"], ["wizard"]), "roadmap.yaml: stages[0].levels[0]: unknown level"),
+    (
+        "interview.yaml",
+        _set(["questions", 0, "origin"], "forum"),
+        "interview.yaml: questions[0].origin: origin must be 'seed' or 'ladderbot'",
+    ),
+    (
+        "interview.yaml",
+        _set(["questions", 32, "strong", "junior"], "Asks for help early."),
+        "interview.yaml: questions[32].strong.junior: topic 'leadership' starts at level 'senior'",
+    ),
+    (
+        "nudges.yaml",
+        _set(["prompts", 0, "from"], "junior"),
+        "nudges.yaml: prompts[0]: needs either area and level, or from and to",
+    ),
+    ("nudges.yaml", _set(["prompts", 0, "area"], "cooking"), "nudges.yaml: prompts[0].area: unknown area 'cooking'"),
+    ("nudges.yaml", _set(["prompts", 1, "id"], "data-junior-1"), "nudges.yaml: prompts[1]: duplicate prompt id"),
 ]
 
 
@@ -192,15 +246,13 @@ def test_missing_file_and_all_problems_reported_at_once(tmp_path):
     assert "levels.yaml: levels[0].name: empty text" in text
 
 
-def test_content_check_command(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "bot", "content", "check"], capture_output=True, text=True, cwd=ROOT)
-    assert ok.returncode == 0, ok.stderr
+def test_content_check_command(monkeypatch, capsys, tmp_path):
+    ok = run_cli(monkeypatch, capsys, "content", "check")
+    assert ok.code == 0, ok.stderr
     assert "OK: 5 levels" in ok.stdout
     directory = broken_copy(tmp_path, "levels.yaml", _set(["levels", 2, "dimensions", "scope", "points", 4], ""))
-    bad = subprocess.run(
-        [sys.executable, "-m", "bot", "content", "check", str(directory)], capture_output=True, text=True, cwd=ROOT
-    )
-    assert bad.returncode == 1
+    bad = run_cli(monkeypatch, capsys, "content", "check", str(directory))
+    assert bad.code == 1
     assert f"{directory}/levels.yaml: levels[2].dimensions.scope.points[4]: empty text" in bad.stderr
 
 
@@ -218,3 +270,23 @@ def test_a_different_track_needs_no_code_change():
     assert compare.blocks[0]["text"]["text"] == "Associate → Lead: what changes"
     questions = answers.interview("lead")
     assert "Sets layout conventions" in str(questions.blocks)
+
+
+# --- the records -----------------------------------------------------------------------------------
+
+
+def test_lookups_are_built_once_and_never_shared(content):
+    assert content.level("senior").title == "Senior Backend Engineer"
+    assert content.area(content.areas[0].id) is content.areas[0]
+    assert content.topic(content.topics[0].id) is content.topics[0]
+    assert content.dimension("summary").id == "summary"
+    assert content.source(content.sources[0].file) is content.sources[0]
+    assert content.prompt("data-junior-1") is not None and content.prompt("no-such-prompt") is None
+    junior, mid = content.levels[0], content.levels[1]
+    assert content.next_level(junior) is mid and content.next_level(content.levels[-1]) is None
+    assert content.transition(junior.id, mid.id) is not None and content.transition(mid.id, junior.id) is None
+    fewer = dataclasses.replace(content, levels=content.levels[:2])  # a variant must not rewrite the original
+    assert fewer.levels == content.levels[:2]
+    with pytest.raises(KeyError):
+        fewer.level("senior")
+    assert content.level("senior").id == "senior"
