@@ -151,6 +151,11 @@ def test_setup_modal_opens_and_saves(server, fake_slack, dbs):
     values[BlockId.SETUP_FOCUS][ActionId.SETUP_FOCUS]["selected_options"] = []
     reply = server.sender.post(view_submission_body(CallbackId.GROWTH_SETUP, values, user_id=user))
     assert reply.json() == {"response_action": "errors", "errors": {BlockId.SETUP_FOCUS: "Pick one to three areas."}}
+    # a refusal from the plan rules shows under the field it names (InvalidPlan.field), not by its wording
+    values[BlockId.SETUP_FOCUS][ActionId.SETUP_FOCUS]["selected_options"] = [{"value": "data"}]
+    values[BlockId.SETUP_TARGET][ActionId.SETUP_TARGET]["selected_option"] = {"value": "junior"}
+    errors = server.sender.post(view_submission_body(CallbackId.GROWTH_SETUP, values, user_id=user)).json()["errors"]
+    assert list(errors) == [BlockId.SETUP_TARGET] and "below your level" in errors[BlockId.SETUP_TARGET]
 
 
 def test_nudge_buttons_update_the_dm_and_refuse_others(server, fake_slack, dbs, content):
