@@ -33,7 +33,10 @@ from bot.content.validate import (
     Node,
     References,
     get,
+    ident_of,
     kind_of,
+    text_of,
+    texts_of,
 )
 
 
@@ -53,16 +56,16 @@ def read_track(refs: References, doc: Node | None) -> tuple[Track, tuple[Source,
         return empty
     t = top["track"].mapping(("id", "name", "role"), ("summary",)) if "track" in top else None
     track = Track(
-        id=get(t, "id", Node.ident, ""),
-        name=get(t, "name", lambda n: n.text(NAME_MAX), ""),
-        role=get(t, "role", lambda n: n.text(NAME_MAX), ""),
-        summary=get(t, "summary", lambda n: n.text(PARAGRAPH_MAX), ""),
+        id=ident_of(t, "id"),
+        name=text_of(t, "name", NAME_MAX),
+        role=text_of(t, "role", NAME_MAX),
+        summary=text_of(t, "summary", PARAGRAPH_MAX),
     )
     sources = []
     source_nodes = top["sources"].items(1) if "sources" in top else []
     for node in source_nodes:
         m = node.mapping(("file", "title"))
-        sources.append(Source(get(m, "file", lambda n: n.text(200), ""), get(m, "title", lambda n: n.text(300), "")))
+        sources.append(Source(text_of(m, "file", 200), text_of(m, "title", 300)))
     refs.unique(list(zip(source_nodes, [s.file for s in sources], strict=False)), "source")
     refs.sources = {s.file for s in sources if s.file}
 
@@ -72,8 +75,8 @@ def read_track(refs: References, doc: Node | None) -> tuple[Track, tuple[Source,
         m = node.mapping(("id", "name"), ("aliases",))
         dimensions.append(
             Dimension(
-                id=get(m, "id", Node.ident, ""),
-                name=get(m, "name", lambda n: n.text(NAME_MAX), ""),
+                id=ident_of(m, "id"),
+                name=text_of(m, "name", NAME_MAX),
                 aliases=_aliases(m.get("aliases") if m else None),
             )
         )
@@ -86,7 +89,7 @@ def read_track(refs: References, doc: Node | None) -> tuple[Track, tuple[Source,
     if "compensation" in top:
         c = top["compensation"].mapping(("source",), ("note",))
         source = get(c, "source", refs.source, "")
-        note = get(c, "note", lambda n: n.text(300), "")
+        note = text_of(c, "note", 300)
     return track, tuple(sources), tuple(dimensions), note, source
 
 
@@ -103,7 +106,7 @@ def read_levels(refs: References, doc: Node | None, dimensions: tuple[Dimension,
         m = node.mapping(("id", "name", "title", "dimensions"), ("aliases", "compensation"))
         if m is None:
             continue
-        level_id = get(m, "id", Node.ident, "")
+        level_id = ident_of(m, "id")
         dims: list[LevelDimension] = []
         if "dimensions" in m:
             dmap = m["dimensions"]
@@ -124,16 +127,16 @@ def read_levels(refs: References, doc: Node | None, dimensions: tuple[Dimension,
         if "compensation" in m:
             c = m["compensation"].mapping(("source", "range"), ("note",))
             comp = Compensation(
-                range=get(c, "range", lambda n: n.text(NAME_MAX), ""),
+                range=text_of(c, "range", NAME_MAX),
                 source=get(c, "source", refs.source, ""),
-                note=get(c, "note", lambda n: n.text(200), ""),
+                note=text_of(c, "note", 200),
             )
         levels.append(
             Level(
                 id=level_id,
                 rank=rank,
-                name=get(m, "name", lambda n: n.text(NAME_MAX), ""),
-                title=get(m, "title", lambda n: n.text(TITLE_MAX), ""),
+                name=text_of(m, "name", NAME_MAX),
+                title=text_of(m, "title", TITLE_MAX),
                 aliases=_aliases(m.get("aliases")),
                 dimensions=tuple(dims),
                 compensation=comp,
@@ -153,8 +156,8 @@ def _read_level_dimension(refs: References, node: Node, dim: Dimension) -> Level
     if len(bodies) != 1:
         node.error("needs exactly one of text, points or split")
     source = get(m, "source", refs.source, "")
-    text = get(m, "text", lambda n: n.text(PARAGRAPH_MAX), "")
-    points: tuple[str, ...] = get(m, "points", lambda n: n.texts(POINT_MAX), ())
+    text = text_of(m, "text", PARAGRAPH_MAX)
+    points = texts_of(m, "points", POINT_MAX)
     if sum(len(p) + 3 for p in points) > SECTION_BUDGET:
         m["points"].error(f"points add up to more than {SECTION_BUDGET} characters; split the dimension")
     split: list[TimeShare] = []
@@ -163,7 +166,7 @@ def _read_level_dimension(refs: References, node: Node, dim: Dimension) -> Level
             s = share.mapping(("activity", "percent"))
             split.append(
                 TimeShare(
-                    get(s, "activity", lambda n: n.text(NAME_MAX * 2), ""),
+                    text_of(s, "activity", NAME_MAX * 2),
                     get(s, "percent", lambda n: n.integer(1, 100), 0),
                 )
             )
@@ -185,13 +188,13 @@ def read_areas(refs: References, doc: Node | None) -> tuple[Area, ...]:
         m = node.mapping(("id", "kind", "name", "summary"), ("aliases", "by_level"))
         if m is None:
             continue
-        kind = get(m, "kind", lambda n: n.text(20), "")
+        kind = text_of(m, "kind", 20)
         if kind and kind not in ("growth", "skill"):
             m["kind"].error(f"kind must be 'growth' or 'skill', not '{kind}'")
         summary, source = "", ""
         if "summary" in m:
             s = m["summary"].mapping(("source", "text"))
-            summary = get(s, "text", lambda n: n.text(PARAGRAPH_MAX), "")
+            summary = text_of(s, "text", PARAGRAPH_MAX)
             source = get(s, "source", refs.source, "")
         by_level: list[tuple[str, str]] = []
         by_level_source = ""
@@ -208,9 +211,9 @@ def read_areas(refs: References, doc: Node | None) -> tuple[Area, ...]:
             node.child("by_level", None).error("a growth area needs by_level for every level")
         areas.append(
             Area(
-                id=get(m, "id", Node.ident, ""),
+                id=ident_of(m, "id"),
                 kind=kind,
-                name=get(m, "name", lambda n: n.text(NAME_MAX), ""),
+                name=text_of(m, "name", NAME_MAX),
                 aliases=_aliases(m.get("aliases")),
                 summary=summary,
                 source=source,
@@ -238,8 +241,8 @@ def read_transitions(refs: References, doc: Node | None) -> tuple[Transition, ..
             from_level=get(m, "from", refs.level_ref, ""),
             to_level=get(m, "to", refs.level_ref, ""),
             source=get(m, "source", refs.source, ""),
-            summary=get(m, "summary", lambda n: n.text(PARAGRAPH_MAX), ""),
-            shifts=get(m, "shifts", lambda n: n.texts(POINT_MAX), ()),
+            summary=text_of(m, "summary", PARAGRAPH_MAX),
+            shifts=texts_of(m, "shifts", POINT_MAX),
         )
         order = refs.level_ids
         if (
@@ -267,22 +270,22 @@ def read_responsibilities(
     if "core" in top:
         c = top["core"].mapping(("source", "points"))
         core_source = get(c, "source", refs.source, "")
-        core = get(c, "points", lambda n: n.texts(POINT_MAX), ())
+        core = texts_of(c, "points", POINT_MAX)
     tagged: list[Responsibility] = []
     nodes = top["tagged"].items() if "tagged" in top else []
     for node in nodes:
         m = node.mapping(("id", "category", "from", "source", "text"))
         if m is None:
             continue
-        category = get(m, "category", lambda n: n.text(20), "")
+        category = text_of(m, "category", 20)
         if category and category not in ("technical", "leadership", "business"):
             m["category"].error("category must be technical, leadership or business")
         tagged.append(
             Responsibility(
-                id=get(m, "id", Node.ident, ""),
+                id=ident_of(m, "id"),
                 category=category,
                 from_level=get(m, "from", refs.level_ref, ""),
-                text=get(m, "text", lambda n: n.text(POINT_MAX), ""),
+                text=text_of(m, "text", POINT_MAX),
                 source=get(m, "source", refs.source, ""),
             )
         )
@@ -304,14 +307,14 @@ def read_roadmap(refs: References, doc: Node | None) -> tuple[RoadmapStage, ...]
             continue
         out.append(
             RoadmapStage(
-                id=get(m, "id", Node.ident, ""),
-                name=get(m, "name", lambda n: n.text(NAME_MAX), ""),
-                years=get(m, "years", lambda n: n.text(20), ""),
+                id=ident_of(m, "id"),
+                name=text_of(m, "name", NAME_MAX),
+                years=text_of(m, "years", 20),
                 levels=tuple(refs.level_ref(x) for x in (m["levels"].items(1) if "levels" in m else [])),
                 source=get(m, "source", refs.source, ""),
-                focus=get(m, "focus", lambda n: n.text(POINT_MAX), ""),
-                key_skills=get(m, "key_skills", lambda n: n.texts(NAME_MAX), ()),
-                mindset=get(m, "mindset", lambda n: n.text(POINT_MAX), ""),
+                focus=text_of(m, "focus", POINT_MAX),
+                key_skills=texts_of(m, "key_skills", NAME_MAX),
+                mindset=text_of(m, "mindset", POINT_MAX),
             )
         )
     refs.unique([(n, s.id) for n, s in zip(nodes, out, strict=False)], "stage id")
@@ -330,8 +333,8 @@ def read_interview(refs: References, doc: Node | None) -> tuple[tuple[Topic, ...
         m = node.mapping(("id", "name"), ("aliases", "from"))
         topics.append(
             Topic(
-                id=get(m, "id", Node.ident, ""),
-                name=get(m, "name", lambda n: n.text(NAME_MAX), ""),
+                id=ident_of(m, "id"),
+                name=text_of(m, "name", NAME_MAX),
                 aliases=_aliases(m.get("aliases") if m else None),
                 from_level=get(m, "from", refs.level_ref, ""),
             )
@@ -346,10 +349,10 @@ def read_interview(refs: References, doc: Node | None) -> tuple[tuple[Topic, ...
         m = node.mapping(("id", "origin", "source", "topic", "question", "strong"))
         if m is None:
             continue
-        origin = get(m, "origin", lambda n: n.text(20), "")
+        origin = text_of(m, "origin", 20)
         if origin and origin not in ("seed", "ladderbot"):
             m["origin"].error("origin must be 'seed' or 'ladderbot'")
-        topic = get(m, "topic", lambda n: n.text(40), "")
+        topic = text_of(m, "topic", 40)
         if topic and topic not in topic_ids:
             m["topic"].error(f"unknown topic '{topic}'")
         strong: list[tuple[str, str]] = []
@@ -366,11 +369,11 @@ def read_interview(refs: References, doc: Node | None) -> tuple[tuple[Topic, ...
                             s[lv].error(f"topic '{topic}' starts at level '{floor}'")
         questions.append(
             Question(
-                id=get(m, "id", Node.ident, ""),
+                id=ident_of(m, "id"),
                 origin=origin,
                 source=get(m, "source", refs.source, ""),
                 topic=topic,
-                question=get(m, "question", lambda n: n.text(POINT_MAX), ""),
+                question=text_of(m, "question", POINT_MAX),
                 strong=tuple(strong),
             )
         )
@@ -393,15 +396,15 @@ def read_prompts(refs: References, doc: Node | None, area_ids: set[str]) -> tupl
         kinds = ("area" in m and "level" in m, "from" in m and "to" in m)
         if kinds.count(True) != 1 or len(m) != 6:
             node.error("needs either area and level, or from and to")
-        area = get(m, "area", lambda n: n.text(40), "")
+        area = text_of(m, "area", 40)
         if area and area not in area_ids:
             m["area"].error(f"unknown area '{area}'")
         out.append(
             Prompt(
-                id=get(m, "id", Node.ident, ""),
+                id=ident_of(m, "id"),
                 source=get(m, "source", refs.source, ""),
-                text=get(m, "text", lambda n: n.text(POINT_MAX), ""),
-                why=get(m, "why", lambda n: n.text(POINT_MAX), ""),
+                text=text_of(m, "text", POINT_MAX),
+                why=text_of(m, "why", POINT_MAX),
                 area=area,
                 level=get(m, "level", refs.level_ref, ""),
                 from_level=get(m, "from", refs.level_ref, ""),

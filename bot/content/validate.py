@@ -135,6 +135,21 @@ def get(nodes: dict[str, Node] | None, key: str, read: Callable[[Node], T], defa
     return read(nodes[key])
 
 
+def text_of(nodes: dict[str, Node] | None, key: str, limit: int) -> str:
+    """The entry `key` as one line of text within `limit`; "" when missing."""
+    return get(nodes, key, lambda n: n.text(limit), "")
+
+
+def texts_of(nodes: dict[str, Node] | None, key: str, limit: int) -> tuple[str, ...]:
+    """The entry `key` as a non-empty list of texts, each within `limit`; () when missing."""
+    return get(nodes, key, lambda n: n.texts(limit), ())
+
+
+def ident_of(nodes: dict[str, Node] | None, key: str) -> str:
+    """The entry `key` as an id; "" when missing."""
+    return get(nodes, key, Node.ident, "")
+
+
 @dataclass
 class References:
     """What later files may refer to (sources from track.yaml, levels from levels.yaml), and the problems
