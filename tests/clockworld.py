@@ -5,36 +5,55 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.content.records import Content
 from bot.growth import plans as growth
 from bot.services import make_web_client
 from bot.storage import engine as db
 from bot.storage.models import Delivery, Person
+from bot.testing.fakeslack import FakeSlack
 
 MONDAY_10_UTC = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
+QUICK_RETRY = FixedValueRetryIntervalCalculator(0.001)
+
+
+def quick_retrying_client(settings: Settings) -> WebClient:
+    """The client `make_web_client` builds, with the same kinds of retry handler and the same counts, but a
+    millisecond between retries instead of slack_sdk's half-second-and-up backoff: tests see every retry a
+    production clock makes without sleeping seconds for each. (A 429 still waits for its Retry-After plus
+    slack_sdk's jitter of up to a second: tests that script 429s send Retry-After: 0.)"""
+    client = make_web_client(settings)
+    client.retry_handlers = [
+        type(handler)(max_retry_count=handler.max_retry_count, interval_calculator=QUICK_RETRY)
+        for handler in client.retry_handlers
+    ]
+    return client
 
 
 class World:
-    def __init__(self, database_url: str, fake, content):
-        db.migrate(database_url)
-        self.url = database_url
+    def __init__(self, database_url: str, fake: FakeSlack, content: Content):
+        self.url = database_url  # migrated by the fixture
         self.fake = fake
         self.content = content
         self.engine = db.make_engine(database_url)
-        self.engines = [self.engine]
-        self.sessions = db.make_session_factory(self.engine)
+        self.engines: list[Engine] = [self.engine]
+        self.sessions: sessionmaker[Session] = db.make_session_factory(self.engine)
         self.clock = self.new_clock()
 
-    def new_clock(self, **kwargs) -> Clock:
+    def new_clock(self, **kwargs: Any) -> Clock:
         """A clock as a fresh process would build it: its own engine and client."""
         engine = db.make_engine(self.url)
         self.engines.append(engine)
         settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=self.fake.url)
-        return Clock(db.make_session_factory(engine), make_web_client(settings), self.content, **kwargs)
+        return Clock(db.make_session_factory(engine), quick_retrying_client(settings), self.content, **kwargs)
 
     def run_together(self, clocks: list[Clock], at: datetime) -> None:
         """Run one pass of each clock at the same moment, each in its own thread. On SQLite a clock that finds
@@ -88,13 +107,17 @@ class World:
                 now=now,
             )
 
-    def dms(self) -> Counter:
+    def dms(self) -> Counter[str | None]:
         """chat.postMessage calls that Slack accepted, per DM channel."""
         return Counter(
             c.params.get("channel")
             for c in self.fake.calls_to("chat.postMessage")
             if c.status == 200 and c.response.get("ok")
         )
+
+    def sent(self) -> int:
+        """How many DMs Slack accepted, in all."""
+        return sum(self.dms().values())
 
     def delivery(self, user: str) -> list[Delivery]:
         with self.sessions() as session:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select, update
 
+from bot.cli import main
 from bot.clock import PassReport
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult
 from bot.clock.nudges import NudgeJob
 from bot.clock.outbox import STALE_CLAIM, backoff
 from bot.growth import plans as growth
+from bot.schedule import zone
 from bot.storage.models import Delivery, Person, Plan, Reflection
-from tests.clockworld import MONDAY_10_UTC
+from tests.clockworld import MONDAY_10_UTC, World
+from tests.server import server_env
 
 
 def test_one_dm_at_the_due_time_and_never_twice(world):
@@ -42,13 +48,14 @@ def test_local_times_in_four_zones(world):
     world.add("UK", tz="Asia/Kolkata")
     world.add("UA", tz="Pacific/Auckland")
     sent_at = {}
-    moment = MONDAY_10_UTC - timedelta(days=2)
-    while moment < MONDAY_10_UTC + timedelta(days=1):
+    # every half hour from Sunday 18:00 to Monday 18:00 UTC, where all four fall; every 6 hours around that
+    window = (MONDAY_10_UTC - timedelta(hours=16), MONDAY_10_UTC + timedelta(hours=8))
+    start, end = MONDAY_10_UTC - timedelta(days=2), MONDAY_10_UTC + timedelta(days=1)
+    for moment in scan_moments(start, end, [window], fine=timedelta(minutes=30)):
         before = world.dms()
         world.clock.run_pass(moment)
         for channel in world.dms() - before:
             sent_at[channel] = moment
-        moment += timedelta(minutes=30)
     assert sent_at == {
         "DB": datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
         "DN": datetime(2026, 11, 30, 15, 0, tzinfo=UTC),
@@ -57,24 +64,48 @@ def test_local_times_in_four_zones(world):
     }
 
 
+def scan_moments(
+    start: datetime,
+    end: datetime,
+    windows: list[tuple[datetime, datetime]],
+    *,
+    fine: timedelta = timedelta(minutes=15),
+    coarse: timedelta = timedelta(hours=6),
+) -> Iterator[datetime]:
+    """Pass times from `start` to `end`: every `fine` inside the windows where sends are expected, every
+    `coarse` outside them, never stepping over the start of a window. A nudge due at any other time is
+    sent by the first pass after it, at a moment (or local hour) the test does not expect: the check is
+    as sharp as a pass every `fine` all along, for a fraction of the passes."""
+    moment = start
+    while moment < end:
+        yield moment
+        step = fine if any(a <= moment < b for a, b in windows) else coarse
+        moment = min([a for a, _ in windows if moment < a < moment + step], default=moment + step)
+
+
+def test_scan_moments_are_fine_inside_the_windows_and_coarse_outside():
+    monday = datetime(2026, 10, 12, tzinfo=UTC)
+    window = (monday + timedelta(hours=5), monday + timedelta(hours=12))
+    moments = list(scan_moments(monday - timedelta(days=1), monday + timedelta(days=1), [window]))
+    inside = [m for m in moments if window[0] <= m < window[1]]
+    assert inside == [window[0] + timedelta(minutes=15 * i) for i in range(28)]
+    assert [m.hour for m in moments if m not in inside] == [0, 6, 12, 18, 0, 12, 18]
+
+
 def test_through_a_dst_change(world):
     start = datetime(2026, 10, 12, tzinfo=UTC)
     world.add("UB", tz="Europe/Berlin", now=start)
+    # every 15 minutes on Monday mornings, 05:00-12:00 UTC (10:00 in Berlin is 08:00 UTC in summer time and
+    # 09:00 in winter time), every 6 hours otherwise: 00, 06, 12 and 18 UTC are never 10 o'clock in Berlin
+    mondays = [start + timedelta(weeks=week) for week in range(5)]
+    mornings = [(monday + timedelta(hours=5), monday + timedelta(hours=12)) for monday in mondays]
     hours = []
-    moment = start
-    while moment < datetime(2026, 11, 10, tzinfo=UTC):
+    for moment in scan_moments(start, datetime(2026, 11, 10, tzinfo=UTC), mornings):
         before = world.dms()
         world.clock.run_pass(moment)
         if world.dms() != before:
-            hours.append(moment.astimezone(growth_zone("Europe/Berlin")).hour)
-        moment += timedelta(minutes=15)
+            hours.append(moment.astimezone(zone("Europe/Berlin")).hour)
     assert hours == [10, 10, 10, 10, 10]  # 12, 19, 26 Oct (after the change), 2 and 9 Nov
-
-
-def growth_zone(name):
-    from bot.schedule import zone
-
-    return zone(name)
 
 
 def test_a_zone_change_moves_the_next_nudge(world):
@@ -89,7 +120,8 @@ def test_a_zone_change_moves_the_next_nudge(world):
 
 def test_rate_limited_then_sent_exactly_once(world):
     world.add("U1")
-    world.fake.fail("chat.postMessage", status=429, retry_after=1, times=4)  # outlasts slack_sdk's 3 retries
+    # outlasts slack_sdk's 3 retries; Retry-After: 0 keeps each wait under a second (slack_sdk adds jitter)
+    world.fake.fail("chat.postMessage", status=429, retry_after=0, times=4)
     report = world.clock.run_pass(MONDAY_10_UTC)
     assert report.sent == 0 and report.retrying == 1
     assert world.delivery("U1")[0].status == "pending"
@@ -308,3 +340,43 @@ def test_a_bug_in_one_send_neither_hangs_the_pass_nor_strands_the_row(world):
     report = world.new_clock().run_pass(MONDAY_10_UTC + timedelta(hours=1))
     assert report.sent == 1 and world.delivery("UBUG")[0].status == "sent"
     assert world.dms() == {"D1": 1, "DBUG": 1, "D2": 1}
+
+
+# `ladderbot nudges run-due`, run in this process: its output and its sends (as a process: test_clock_process)
+
+
+def run_due(world: World, monkeypatch: pytest.MonkeyPatch, at: datetime, *flags: str) -> int:
+    for name, value in server_env(world.fake.url, world.url, 3000).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CONTENT_DIR", raising=False)
+    code = main(["nudges", "run-due", "--at", at.isoformat(), *flags])
+    # a one-shot command leaves its engine's connections to the process's exit; in this process they are
+    # swept now, quietly, rather than warned about in whichever later test the garbage collector runs in
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    return code
+
+
+def test_run_due_dry_run_lists_and_sends_nothing(world, monkeypatch, capsys):
+    world.add("U1")
+    assert run_due(world, monkeypatch, MONDAY_10_UTC, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "U1\t2026-W49\t" in out and "1 due (dry run: nothing sent)" in out
+    assert world.fake.calls_to("chat.postMessage") == []
+
+
+def test_run_due_across_a_dst_change(world, monkeypatch, capsys):
+    """Driven by the `ladderbot nudges run-due` command: Monday 10:00 in Berlin before and after 25 October."""
+    world.add("UB", tz="Europe/Berlin", now=datetime(2026, 10, 13, tzinfo=UTC))
+    steps = [
+        (datetime(2026, 10, 19, 7, 59, tzinfo=UTC), 0),  # 09:59 CEST: not yet
+        (datetime(2026, 10, 19, 8, 0, tzinfo=UTC), 1),  # 10:00 CEST
+        (datetime(2026, 10, 26, 8, 0, tzinfo=UTC), 1),  # 09:00 CET, after the change: not yet
+        (datetime(2026, 10, 26, 9, 0, tzinfo=UTC), 2),  # 10:00 CET
+        (datetime(2026, 10, 26, 9, 1, tzinfo=UTC), 2),  # no second send
+    ]
+    for at, expected in steps:
+        assert run_due(world, monkeypatch, at) == 0
+        assert world.sent() == expected, at
+    assert "scheduled 1, sent 1, recovered 0" in capsys.readouterr().out

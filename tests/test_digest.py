@@ -9,6 +9,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.clock.digests import METADATA_EVENT, chart_filename
+from bot.growth import plans as growth
+from bot.storage import people as repo
 from bot.storage.models import DigestDelivery
 from bot.team import digest_plans
 from bot.team import follows as team
@@ -107,7 +109,7 @@ def test_a_failing_upload_is_retried_without_reposting_the_summary(world):
 
 def test_a_rate_limited_post_is_sent_once(world):
     build_team(world)
-    world.fake.fail("chat.postMessage", status=429, retry_after=1, times=1)
+    world.fake.fail("chat.postMessage", status=429, retry_after=0, times=1)
     world.clock.run_pass(DIGEST_AT)
     assert len(digest_messages(world.fake)) == 1 and len(charts(world.fake)) == 1
 
@@ -150,9 +152,6 @@ def test_chart_file_is_named_after_its_row():
 
 def test_the_digest_follows_a_time_zone_change(world):
     build_team(world)
-    from bot.growth import plans as growth
-    from bot.storage import people as repo
-
     with world.sessions.begin() as session:
         growth.set_timezone(session, repo.get_person(session, "T0001", MANAGER), "Asia/Kolkata", DIGEST_AT)
     with world.sessions() as session:
