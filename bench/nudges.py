@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.clock import Clock  # noqa: E402
+from bot.clock import Clock, PassReport  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content.loader import load_content  # noqa: E402
+from bot.content.records import Content  # noqa: E402
 from bot.services import make_web_client  # noqa: E402
 from bot.storage import engine as db  # noqa: E402
 from bot.storage.models import Person, Plan, Workspace  # noqa: E402
@@ -117,12 +118,14 @@ def fresh_db(directory: str, name: str) -> str:
     return url
 
 
-def clock_for(url: str, slack_url: str, content) -> Clock:
+def clock_for(url: str, slack_url: str, content: Content) -> Clock:
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=slack_url)
     return Clock(db.make_session_factory(db.make_engine(url)), make_web_client(settings), content, send_workers=WORKERS)
 
 
-def timed_pass(directory: str, name: str, slack_url: str, content, people: int, *, with_channel: bool):
+def timed_pass(
+    directory: str, name: str, slack_url: str, content: Content, people: int, *, with_channel: bool
+) -> tuple[Clock, float, PassReport]:
     """A fresh database with `people` plans due, and one clock pass over it: (clock, seconds, report)."""
     url = fresh_db(directory, name)
     populate(url, people, DUE, with_channel=with_channel)

@@ -22,7 +22,7 @@ from tests.clockworld import MONDAY_10_UTC, World
 from tests.server import server_env
 
 
-def test_one_dm_at_the_due_time_and_never_twice(world):
+def test_one_dm_at_the_due_time_and_never_twice(world: World) -> None:
     world.add("U1")
     assert world.clock.run_pass(MONDAY_10_UTC - timedelta(minutes=1)).sent == 0
     report = world.clock.run_pass(MONDAY_10_UTC)
@@ -42,7 +42,7 @@ def test_one_dm_at_the_due_time_and_never_twice(world):
     assert len(world.fake.calls_to("conversations.open")) == 1
 
 
-def test_local_times_in_four_zones(world):
+def test_local_times_in_four_zones(world: World) -> None:
     world.add("UB", tz="Europe/Berlin")
     world.add("UN", tz="America/New_York")
     world.add("UK", tz="Asia/Kolkata")
@@ -83,7 +83,7 @@ def scan_moments(
         moment = min([a for a, _ in windows if moment < a < moment + step], default=moment + step)
 
 
-def test_scan_moments_are_fine_inside_the_windows_and_coarse_outside():
+def test_scan_moments_are_fine_inside_the_windows_and_coarse_outside() -> None:
     monday = datetime(2026, 10, 12, tzinfo=UTC)
     window = (monday + timedelta(hours=5), monday + timedelta(hours=12))
     moments = list(scan_moments(monday - timedelta(days=1), monday + timedelta(days=1), [window]))
@@ -92,7 +92,7 @@ def test_scan_moments_are_fine_inside_the_windows_and_coarse_outside():
     assert [m.hour for m in moments if m not in inside] == [0, 6, 12, 18, 0, 12, 18]
 
 
-def test_through_a_dst_change(world):
+def test_through_a_dst_change(world: World) -> None:
     start = datetime(2026, 10, 12, tzinfo=UTC)
     world.add("UB", tz="Europe/Berlin", now=start)
     # every 15 minutes on Monday mornings, 05:00-12:00 UTC (10:00 in Berlin is 08:00 UTC in summer time and
@@ -108,7 +108,7 @@ def test_through_a_dst_change(world):
     assert hours == [10, 10, 10, 10, 10]  # 12, 19, 26 Oct (after the change), 2 and 9 Nov
 
 
-def test_a_zone_change_moves_the_next_nudge(world):
+def test_a_zone_change_moves_the_next_nudge(world: World) -> None:
     world.add("U1", tz="Europe/Berlin")
     with world.sessions.begin() as session:
         person = session.execute(select(Person).where(Person.user_id == "U1")).scalar_one()
@@ -118,7 +118,7 @@ def test_a_zone_change_moves_the_next_nudge(world):
         assert plan.tz == "America/New_York" and plan.next_due_at == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
 
-def test_rate_limited_then_sent_exactly_once(world):
+def test_rate_limited_then_sent_exactly_once(world: World) -> None:
     world.add("U1")
     # outlasts slack_sdk's 3 retries; Retry-After: 0 keeps each wait under a second (slack_sdk adds jitter)
     world.fake.fail("chat.postMessage", status=429, retry_after=0, times=4)
@@ -131,7 +131,7 @@ def test_rate_limited_then_sent_exactly_once(world):
     assert world.dms() == {"D1": 1}
 
 
-def test_server_errors_for_a_while(world):
+def test_server_errors_for_a_while(world: World) -> None:
     world.add("U1")
     world.fake.fail("chat.postMessage", status=500, times=-1)
     for minutes in (0, 1, 3):
@@ -143,7 +143,7 @@ def test_server_errors_for_a_while(world):
     assert world.delivery("U1")[0].status == "sent"
 
 
-def test_slow_slack_does_not_duplicate(world):
+def test_slow_slack_does_not_duplicate(world: World) -> None:
     for i in range(6):
         world.add(f"U{i}")
     world.fake.slow("chat.postMessage", 0.2)
@@ -152,7 +152,7 @@ def test_slow_slack_does_not_duplicate(world):
 
 
 @pytest.mark.parametrize("flag,error", [({"deleted": True}, "user_disabled"), ({"is_bot": True}, "cannot_dm_bot")])
-def test_unreachable_people_are_marked_and_not_retried(world, flag, error):
+def test_unreachable_people_are_marked_and_not_retried(world: World, flag: dict[str, bool], error: str) -> None:
     world.fake.add_user("U1", **flag)
     world.add("U1")
     report = world.clock.run_pass(MONDAY_10_UTC)
@@ -165,7 +165,7 @@ def test_unreachable_people_are_marked_and_not_retried(world, flag, error):
     assert len(world.fake.calls) == calls  # nothing loops
 
 
-def test_down_for_a_day_sends_the_missed_week_once(world):
+def test_down_for_a_day_sends_the_missed_week_once(world: World) -> None:
     world.add("U1")
     report = world.clock.run_pass(MONDAY_10_UTC + timedelta(days=1))
     assert report.sent == 1
@@ -173,7 +173,7 @@ def test_down_for_a_day_sends_the_missed_week_once(world):
     assert [d.week_key for d in world.delivery("U1")] == ["2026-W49"]
 
 
-def test_more_than_a_few_days_late_is_recorded_as_missed(world):
+def test_more_than_a_few_days_late_is_recorded_as_missed(world: World) -> None:
     world.add("U1")
     report = world.clock.run_pass(MONDAY_10_UTC + timedelta(days=4))
     assert report.missed == 1 and report.sent == 0
@@ -182,7 +182,7 @@ def test_more_than_a_few_days_late_is_recorded_as_missed(world):
     assert [(d.week_key, d.status) for d in world.delivery("U1")] == [("2026-W49", "missed"), ("2026-W50", "sent")]
 
 
-def test_crash_after_slack_accepted_but_before_the_record(world):
+def test_crash_after_slack_accepted_but_before_the_record(world: World) -> None:
     """The clock died between chat.postMessage and recording the ts: the next pass finds the message in
     the DM's history by its metadata and records it instead of sending it again."""
     world.add("U1")
@@ -204,7 +204,7 @@ def test_crash_after_slack_accepted_but_before_the_record(world):
     assert world.delivery("U1")[0].status == "sent"
 
 
-def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world):
+def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world: World) -> None:
     world.add("U1")
     clock = world.clock
     clock.nudges.schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
@@ -213,7 +213,7 @@ def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world):
     assert report.sent == 1 and world.dms() == {"D1": 1}
 
 
-def test_two_clocks_at_once_send_each_nudge_once(world):
+def test_two_clocks_at_once_send_each_nudge_once(world: World) -> None:
     people = 60
     for i in range(people):
         world.add(f"U{i:03d}")
@@ -222,7 +222,7 @@ def test_two_clocks_at_once_send_each_nudge_once(world):
     assert world.dms() == {f"D{i:03d}": 1 for i in range(people)}
 
 
-def test_a_pass_with_nothing_due_is_one_indexed_query(world):
+def test_a_pass_with_nothing_due_is_one_indexed_query(world: World) -> None:
     for i in range(50):
         world.add(f"U{i}")
     statements = []
@@ -234,7 +234,7 @@ def test_a_pass_with_nothing_due_is_one_indexed_query(world):
     assert len(plan_queries) == 1 and "plans.next_due_at <=" in plan_queries[0]
 
 
-def test_pause_resume_stop(world):
+def test_pause_resume_stop(world: World) -> None:
     world.add("U1")
     with world.sessions.begin() as session:
         growth.pause(session, growth.ensure_person(session, "T0001", "U1"), 2, now=MONDAY_10_UTC - timedelta(days=1))
@@ -249,7 +249,7 @@ def test_pause_resume_stop(world):
     assert world.dms() == {"D1": 1}
 
 
-def test_remind_me_tomorrow_sends_one_reminder(world):
+def test_remind_me_tomorrow_sends_one_reminder(world: World) -> None:
     world.add("U1")
     world.clock.run_pass(MONDAY_10_UTC)
     [delivery] = world.delivery("U1")
@@ -268,7 +268,7 @@ def test_remind_me_tomorrow_sends_one_reminder(world):
     assert len(texts) == 2 and texts[1].startswith("Reminder")
 
 
-def test_forget_leaves_nothing_behind(world):
+def test_forget_leaves_nothing_behind(world: World) -> None:
     world.add("U1")
     world.add("U2")
     world.clock.run_pass(MONDAY_10_UTC)
@@ -286,7 +286,7 @@ def test_forget_leaves_nothing_behind(world):
         assert session.execute(select(Person.user_id)).scalars().all() == ["U2"]
 
 
-def test_dry_run_sends_nothing(world):
+def test_dry_run_sends_nothing(world: World) -> None:
     world.add("U1")
     world.add("UPAUSED")
     with world.sessions.begin() as session:
@@ -299,7 +299,7 @@ def test_dry_run_sends_nothing(world):
     assert world.fake.calls == [] and world.delivery("U1") == []
 
 
-def test_many_batches_scheduled_while_earlier_ones_are_sent(world):
+def test_many_batches_scheduled_while_earlier_ones_are_sent(world: World) -> None:
     """The pass schedules the next batch of plans while the send pool works on the last: every plan due in
     the pass is sent once, the plans move to next week, and a mixed bag (paused, late) is still right."""
     people = 45
@@ -328,7 +328,7 @@ class _SenderWithABug(NudgeSender):
         return super().send(item, now)
 
 
-def test_a_bug_in_one_send_neither_hangs_the_pass_nor_strands_the_row(world):
+def test_a_bug_in_one_send_neither_hangs_the_pass_nor_strands_the_row(world: World) -> None:
     for user in ("U1", "UBUG", "U2"):
         world.add(user)
     sender = _SenderWithABug(world.sessions, world.clock.client, world.content, batch_size=2, backoff=backoff)
@@ -358,7 +358,9 @@ def run_due(world: World, monkeypatch: pytest.MonkeyPatch, at: datetime, *flags:
     return code
 
 
-def test_run_due_dry_run_lists_and_sends_nothing(world, monkeypatch, capsys):
+def test_run_due_dry_run_lists_and_sends_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     world.add("U1")
     assert run_due(world, monkeypatch, MONDAY_10_UTC, "--dry-run") == 0
     out = capsys.readouterr().out
@@ -366,7 +368,9 @@ def test_run_due_dry_run_lists_and_sends_nothing(world, monkeypatch, capsys):
     assert world.fake.calls_to("chat.postMessage") == []
 
 
-def test_run_due_across_a_dst_change(world, monkeypatch, capsys):
+def test_run_due_across_a_dst_change(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Driven by the `ladderbot nudges run-due` command: Monday 10:00 in Berlin before and after 25 October."""
     world.add("UB", tz="Europe/Berlin", now=datetime(2026, 10, 13, tzinfo=UTC))
     steps = [
