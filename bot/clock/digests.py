@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks.chart import engagement_chart
 from bot.blocks.team import TeamSummary, build_team_summary
 from bot.clock.outbox import (
-    LATE_LIMIT,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
     Backoff,
@@ -32,11 +31,13 @@ from bot.clock.outbox import (
     has_metadata,
     is_postgres,
     new_claim_token,
+    owed_row,
     slack_error,
+    too_late,
 )
 from bot.clock.report import PassReport
 from bot.content.records import Content
-from bot.schedule import occurrences_around, week_key
+from bot.schedule import occurrences_around
 from bot.storage.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
 from bot.team import summary as team
 from bot.team.mentions import Directory
@@ -89,16 +90,7 @@ class DigestJob:
                     if not plan.enabled:
                         plan.next_due_at = None
                         continue
-                    late = now - occurrence > LATE_LIMIT
-                    rows.append(
-                        {
-                            "person_id": plan.person_id,
-                            "week_key": week_key(occurrence, plan.tz),
-                            "due_at": occurrence,
-                            "status": "missed" if late else "pending",
-                            "attempts": 0,
-                        }
-                    )
+                    rows.append(owed_row(plan.person_id, occurrence, plan.tz, now))
                 if rows:
                     inserted = session.execute(
                         insert(DigestDelivery)
@@ -143,7 +135,7 @@ class DigestJob:
             user_id, channel, tz = person.user_id, person.dm_channel_id, person.tz or "UTC"
         attempts, message_ts, chart_id, due_at, digest_channel = state
         channel = digest_channel or channel
-        if now - due_at > LATE_LIMIT:
+        if too_late(due_at, now):
             self._write(digest_id, token, status="missed", error="too_late", claim_token=None)
             return
         if not summary.reports and not summary.pending:

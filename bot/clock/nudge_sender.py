@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
 from bot.clock.outbox import (
-    LATE_LIMIT,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
     Backoff,
@@ -30,6 +29,7 @@ from bot.clock.outbox import (
     has_metadata,
     new_claim_token,
     slack_error,
+    too_late,
 )
 from bot.clock.report import PassReport
 from bot.content.records import Content
@@ -127,7 +127,7 @@ class NudgeSender:
         prompt = self.content.prompt(item.prompt_id)
         if prompt is None:
             return SendResult(item, "failed", error="prompt_removed")
-        if now - item.due_at > LATE_LIMIT:
+        if too_late(item.due_at, now):
             return SendResult(item, "missed", error="too_late")
         channel = item.dm_channel_id
         try:

@@ -26,12 +26,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult, load_claimed, retry_or_give_up
-from bot.clock.outbox import LATE_LIMIT, is_postgres, new_claim_token
+from bot.clock.outbox import is_postgres, new_claim_token, owed_row
 from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.growth.plans import plan_state
 from bot.growth.prompts import choose_prompt
-from bot.schedule import occurrences_around, week_key
+from bot.schedule import occurrences_around
 from bot.storage import people
 from bot.storage.models import Delivery, Person, Plan, split_focus
 
@@ -257,12 +257,4 @@ class NudgeJob:
         if prompt is None:
             logger.warning("no prompt fits plan %s (%s -> %s, %s)", plan.id, plan.level, plan.target, plan.focus)
             return next_due, None
-        late = now - occurrence > LATE_LIMIT
-        return next_due, {
-            "person_id": plan.person_id,
-            "week_key": week_key(occurrence, plan.tz),
-            "prompt_id": prompt.id,
-            "due_at": occurrence,
-            "status": "missed" if late else "pending",
-            "attempts": 0,
-        }
+        return next_due, {**owed_row(plan.person_id, occurrence, plan.tz, now), "prompt_id": prompt.id}

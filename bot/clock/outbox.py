@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.schedule import week_key
 from bot.storage.models import Delivery, DigestDelivery
 
 LATE_LIMIT = timedelta(days=3)  # a send later than this is recorded as missed, not sent
@@ -95,6 +96,23 @@ def claim(session: Session, model: OutboxModel, now: datetime, limit: int, token
         .limit(limit)
     )
     stamp(session, model, eligible, status="sending", claimed_at=now, claim_token=token, attempts=model.attempts + 1)
+
+
+def too_late(due_at: datetime, now: datetime) -> bool:
+    """More than LATE_LIMIT after its due time: recorded as missed, not sent (a week-old nudge confuses)."""
+    return now - due_at > LATE_LIMIT
+
+
+def owed_row(person_id: int, occurrence: datetime, tz: str, now: datetime) -> dict[str, Any]:
+    """The row a plan owes for its weekly `occurrence`: keyed by (person, ISO week of the local date), so a
+    repeat is a no-op; pending, or missed (never sent) when the pass is more than LATE_LIMIT late."""
+    return {
+        "person_id": person_id,
+        "week_key": week_key(occurrence, tz),
+        "due_at": occurrence,
+        "status": "missed" if too_late(occurrence, now) else "pending",
+        "attempts": 0,
+    }
 
 
 def slack_error(exc: SlackApiError) -> str:
