@@ -100,6 +100,7 @@ def test_the_clock_process_sends_due_nudges_once_across_restarts(world: World) -
     for _ in range(2):  # start, deliver, stop; start again: nothing more
         process = run_clock_for_one_pass(world)
         assert world.dms() == {"D1": 1}, process.output()
+        assert "nudge pass failed" not in process.output()  # the pass ran through, it did not just end
 
 
 def run_clock_for_one_pass(world: World) -> ClockProcess:
