@@ -8,7 +8,9 @@ cluster, fake Slack, servers and temporary directory."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from bot.ladder.answers import Answers
 from bot.testing.fakeslack import FakeSlack
 from tests.clockworld import World
 from tests.databases import Databases, savepoint_engine
-from tests.pg import PgCluster, find_bindir
+from tests.pg import PgCluster, find_bindir, memory_tmpdir
 from tests.server import RunningServer, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,14 +66,16 @@ def pg_cluster() -> Iterator[PgCluster]:
             "PostgreSQL binaries not found; install postgresql-15 or set LADDERBOT_PG_BINDIR "
             "(or LADDERBOT_SKIP_POSTGRES=1 to run SQLite only)"
         )
-    cluster = PgCluster(bindir).start()
+    cluster = PgCluster(bindir, in_memory=True).start()
     yield cluster
     cluster.stop()
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Databases:
-    return Databases(tmp_path_factory.mktemp("databases"))
+def databases() -> Iterator[Databases]:
+    directory = Path(tempfile.mkdtemp(prefix="ladderbot-databases-", dir=memory_tmpdir()))
+    yield Databases(directory)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def new_database_url(backend: str, request: pytest.FixtureRequest, *, migrated: bool = True) -> str:

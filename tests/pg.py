@@ -34,6 +34,12 @@ def find_bindir() -> str | None:
     return None
 
 
+def memory_tmpdir() -> str | None:
+    """/dev/shm where there is one: a database in memory is a scratch database, and creating one there takes
+    a tenth of the time it takes on this machine's disk even with fsync off (a PostgreSQL copy: 20 ms, not 200)."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,10 +48,11 @@ def free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self, bindir: str):
+    def __init__(self, bindir: str, *, in_memory: bool = False):
+        """in_memory: the cluster's files in /dev/shm when there is one (the tests; benchmarks keep the disk)."""
         self.bindir = bindir
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="ladderbot-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="ladderbot-pg-", dir=memory_tmpdir() if in_memory else None))
         self.data = self.root / "data"
         self.user: str | None = None
         self._admin: psycopg.Connection[tuple[object, ...]] | None = None
