@@ -1,6 +1,13 @@
-"""Action, block and callback ids shared by the Block Kit builders and the listeners."""
+"""Action, block and callback ids shared by the Block Kit builders and the listeners, and the one way
+to read a number that a button value, a modal's metadata or a command word carries."""
 
 from enum import StrEnum
+
+
+def whole_number(text: str) -> int | None:
+    """The number `text` spells in ASCII digits, or None. str.isdigit alone also accepts "²" and other
+    digits that int() refuses, which would turn a mangled value into a crash instead of a refusal."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 class ActionId(StrEnum):

@@ -30,6 +30,7 @@ from bot.growth.table import (
     Subcommand,
     text_reply,
 )
+from bot.ids import whole_number
 from bot.ladder.parse import Vocabulary
 from bot.schedule import WEEKDAY_ALIASES, WEEKDAYS, parse_time
 from bot.storage.models import Person, utcnow
@@ -128,7 +129,7 @@ def growth_entries(
         return shown(request, person, f"Your nudge now comes on {WEEKDAYS[day].capitalize()}s at {hhmm}.")
 
     def pause(request: GrowthRequest, person: Person, args: tuple[str, ...]) -> Message:
-        numbers = [int(w) for w in args if w.isdigit()]
+        numbers = [n for n in map(whole_number, args) if n is not None]
         weeks = numbers[0] if numbers else 1
         if not 1 <= weeks <= 52:
             raise InvalidPlan("Pause for 1 to 52 weeks, like `/growth pause 2`.")
@@ -224,7 +225,7 @@ def growth_entries(
 def level_arg(vocab: Vocabulary, args: tuple[str, ...], what: str) -> str:
     """The one level the words name; InvalidPlan with a suggestion otherwise."""
     if not args:
-        raise InvalidPlan(f"Which level? For example `/growth {what} senior`.", field="level")
+        raise InvalidPlan(f"Which level? For example `/growth {what} senior`.", field=what)
     found = vocab.match_all("level", list(args))
     if found is None:
         phrase = " ".join(args)
@@ -232,7 +233,7 @@ def level_arg(vocab: Vocabulary, args: tuple[str, ...], what: str) -> str:
         raise InvalidPlan(
             f"I don't know the level “{bk.clip(phrase, 40)}”."
             + (f" Did you mean `/growth {what} {close[0]}`?" if close else ""),
-            field="level",
+            field=what,
         )
     return found
 

@@ -19,7 +19,7 @@ from bot.errors import RefusedError
 from bot.growth import plans as growth
 from bot.growth.forms import FIELD_BLOCKS, SetupForm, Values, delivery_id_of, parse_reflection, parse_setup
 from bot.growth.onboarding import slack_timezone
-from bot.ids import BlockId
+from bot.ids import BlockId, whole_number
 from bot.storage import people as repo
 from bot.storage.models import Person, utcnow
 
@@ -89,11 +89,15 @@ class GrowthDesk:
 
     def pause_or_resume(self, team_id: str, user_id: str, *, pause: bool, weeks: str = "1") -> None:
         """The App Home's Pause and Resume buttons; a click with no plan behind it changes nothing."""
+        pause_weeks = whole_number(weeks)
+        if pause and pause_weeks is None:
+            logger.info("pause refused for %s: the button carried %r, not a number of weeks", user_id, weeks)
+            return
         try:
             with self.session_factory.begin() as session:
                 person = growth.ensure_person(session, team_id, user_id)
-                if pause:
-                    growth.pause(session, person, max(1, min(52, int(weeks) if weeks.isdigit() else 1)))
+                if pause and pause_weeks is not None:
+                    growth.pause(session, person, max(1, min(52, pause_weeks)))
                 else:
                     growth.resume(session, person)
         except RefusedError as exc:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.content.records import Content
-from bot.ids import ActionId, BlockId
+from bot.ids import ActionId, BlockId, whole_number
 
 # RefusedError.field -> the block its message shows under
 FIELD_BLOCKS = {"level": BlockId.SETUP_LEVEL, "target": BlockId.SETUP_TARGET, "focus": BlockId.SETUP_FOCUS}
@@ -64,7 +64,7 @@ def parse_setup(content: Content, values: Values) -> SetupForm | dict[str, str]:
         level=level,
         target=target,
         focus=focus,
-        weekday=int(weekday) if weekday and weekday.isdigit() else None,
+        weekday=whole_number(weekday) if weekday else None,
         local_time=hhmm if isinstance(hhmm, str) and len(hhmm) == 5 else None,
     )
 
@@ -77,4 +77,4 @@ def parse_reflection(values: Values, private_metadata: str) -> ReflectionForm:
 
 def delivery_id_of(value: str) -> int | None:
     """A nudge id carried by a button value or a modal's metadata; None when mangled."""
-    return int(value) if value.isdigit() else None
+    return whole_number(value)

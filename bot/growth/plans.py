@@ -28,9 +28,11 @@ def delivery(session: Session, delivery_id: int) -> Delivery | None:
 
 
 def own_delivery(session: Session, person: Person, delivery_id: int) -> Delivery:
-    """The person's own nudge; NotYours for anyone else's or one that no longer exists."""
+    """The person's own nudge; NotFound for one that no longer exists, NotYours for anyone else's."""
     delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.person_id != person.id:
+    if delivery is None:
+        raise NotFound("That nudge no longer exists.")
+    if delivery.person_id != person.id:
         raise NotYours("That nudge is not yours.")
     return delivery
 

@@ -33,7 +33,8 @@ class Spellings:
     def suggest(self, word: str, limit: int = 2) -> list[str]:
         """Names whose spellings are close to an unknown word, closest first, each once (a nameless
         entry, like the bare command, is suggested by the spelling itself)."""
-        spelled = {" ".join(words): name for words, name in self._names.items() if words}
+        # one-word spellings only: "teamm" means "team", not "team remove"
+        spelled = {words[0]: name for words, name in self._names.items() if len(words) == 1}
         close = difflib.get_close_matches(word, list(spelled), n=limit, cutoff=0.6)
         return list(dict.fromkeys(spelled[c] or c for c in close))
 
