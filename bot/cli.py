@@ -104,7 +104,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
     try:
         start_scheduler(clock, blocking=True)
     except (KeyboardInterrupt, SystemExit):
-        pass
+        return 0  # Ctrl-C or SIGTERM: a normal way to stop the clock
     return 0
 
 
@@ -226,7 +226,7 @@ def cmd_fake_slack(args: argparse.Namespace) -> int:
     try:
         fake.wait()
     except KeyboardInterrupt:
-        pass
+        return 0  # Ctrl-C is how this command is meant to stop
     finally:
         fake.stop()
     return 0

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import team as rt
 from bot.blocks.kit import Message
 from bot.errors import NotFound, RefusedError
+from bot.ids import whole_number
 from bot.team import follows
 from bot.team.follows import NOT_YOUR_INVITATION, NOT_YOURS_TO_CHANGE, FollowView
 
@@ -26,9 +27,10 @@ logger = logging.getLogger(__name__)
 
 def follow_id_of(value: str, refusal: str) -> int:
     """The follow id a button carries; NotFound with `refusal` for anything else."""
-    if not value.isdigit():
+    follow_id = whole_number(value)
+    if follow_id is None:
         raise NotFound(refusal)
-    return int(value)
+    return follow_id
 
 
 class InvitationDesk:
