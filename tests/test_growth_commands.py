@@ -96,6 +96,10 @@ def test_did_you_mean(word: str, expected: list[str]) -> None:
         assert text.endswith("Try `/growth help`.")
 
 
+def test_a_near_miss_of_a_word_is_not_taken_for_a_two_word_subcommand() -> None:
+    assert table().suggest("teamm") == ["team"]  # not "team remove", a spelling of two words
+
+
 def test_only_web_api_work_has_a_follow_up() -> None:
     with_follow_up = {e.name for e in table().entries if e.follow_up is not None}
     assert with_follow_up == {"setup", "now", "team add", "team remove", "team", "org"}
@@ -167,6 +171,7 @@ def test_plan_subcommands_on_a_session(run, db_session: Session) -> None:  # typ
         ("schedule someday", "Say a weekday and a time"),
         ("schedule monday", "Say a weekday and a time"),
         ("pause 99", "Pause for 1 to 52 weeks"),
+        ("pause ²", "You have no growth plan yet"),  # a digit int() refuses is no number, not a crash
         ("now", "You have no growth plan yet"),
         ("stop", "You have no growth plan yet"),
         ("team digest", "Say `/growth team digest on [weekday HH:MM]`"),

@@ -54,6 +54,8 @@ def answer_of(sessions: sessionmaker[Session], delivery_id: int) -> str | None:
 def test_only_the_owner_answers_a_nudge(desk: GrowthDesk, sessions: sessionmaker[Session], nudge_id: int) -> None:
     assert not desk.answer_nudge(TEAM, "USTRANGER", str(nudge_id), "done")
     assert not desk.answer_nudge(TEAM, "U0001", "mangled", "done")
+    assert not desk.answer_nudge(TEAM, "U0001", "²", "done")  # a digit int() refuses: refused, not a crash
+    assert not desk.answer_nudge(TEAM, "U0001", "999999", "done")  # no such nudge
     assert answer_of(sessions, nudge_id) is None
     assert desk.answer_nudge(TEAM, "U0001", str(nudge_id), "done")
     assert answer_of(sessions, nudge_id) == "done"
@@ -93,6 +95,9 @@ def test_pause_and_resume_without_a_plan_change_nothing(desk: GrowthDesk) -> Non
 def test_home_shows_the_plan_and_pause_button(desk: GrowthDesk, nudge_id: int) -> None:
     home = str(desk.home_view(TEAM, "U0001"))
     assert "Mid-level" in home and ActionId.GROWTH_PAUSE in home
+    for mangled in ("abc", "²", ""):  # a Pause button whose value is no number changes nothing
+        desk.pause_or_resume(TEAM, "U0001", pause=True, weeks=mangled)
+        assert "Paused until" not in str(desk.home_view(TEAM, "U0001"))
     desk.pause_or_resume(TEAM, "U0001", pause=True, weeks="99")  # clamped to 52 weeks
     home = str(desk.home_view(TEAM, "U0001"))
     assert "Paused until" in home and ActionId.GROWTH_RESUME in home
