@@ -58,7 +58,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(settings.log_level)
     from bot.storage import engine as db
 
+    # once, in the arbiter before any worker exists (PostgreSQL is migrated by `ladderbot migrate`)
     db.migrate_if_embedded(settings.database_url)
+    from bot.web.clockseat import ClockSeat
+
+    seat = None if args.no_clock else ClockSeat.create()
 
     def wsgi_factory() -> LadderbotWSGI:
         from bot.app import create_app
@@ -66,17 +70,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.services import build_services
         from bot.web.server import LadderbotWSGI
 
+        # in each worker, after the fork: its own engine, Slack client and clock, shared with no other process
         engine = db.make_engine(settings.database_url)
         services = build_services(settings, content, engine, db.make_session_factory(engine))
         app = create_app(services)
-        if not args.no_clock:
-            # inside the one worker process: exactly one clock per server (and passes are idempotent anyway)
-            start_scheduler(services.clock, blocking=False)
-        return LadderbotWSGI(app, services)
+        if seat is not None:
+
+            def start_clock() -> Callable[[], None]:
+                scheduler = start_scheduler(services.clock, blocking=False)
+                return lambda: scheduler.shutdown(wait=False)
+
+            seat.runs(start_clock)  # started only in the one worker that holds the seat
+        return LadderbotWSGI(app, services, seat)
 
     from bot.web.server import run_gunicorn
 
-    run_gunicorn(wsgi_factory, port=settings.port, threads=settings.web_threads, log_level=settings.log_level)
+    run_gunicorn(
+        wsgi_factory,
+        port=settings.port,
+        threads=settings.web_threads,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level,
+        clock_seat=seat,
+    )
     return 0
 
 
@@ -238,7 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the HTTP server for Slack (POST /slack/events, GET /healthz)")
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: $PORT or 3000)")
-    p.add_argument("--no-clock", action="store_true", help="do not run the nudge clock in this process")
+    p.add_argument(
+        "--no-clock",
+        action="store_true",
+        help="run no nudge clock in this server (by default one of its processes does)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("clock", help="run the nudge clock (one pass a minute)")

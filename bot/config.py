@@ -14,6 +14,7 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 SETUP_HINT = "See README.md, section 'Set up the Slack app'."
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_WEB_CONCURRENCY = 64  # server processes; far beyond any one machine's cores, low enough to catch a typo
 
 
 class ConfigError(Exception):
@@ -35,6 +36,7 @@ class Settings:
     log_level: str = "INFO"
     show_compensation: bool = False
     web_threads: int = 8
+    web_concurrency: int = 1  # server processes (gunicorn workers), each with web_threads threads
     admin_user_ids: frozenset[str] = frozenset()  # may see /growth org besides Slack's admins and owners
 
     def __repr__(self) -> str:  # never print secrets in logs or tracebacks
@@ -80,6 +82,14 @@ class Settings:
         if not threads:
             problems.append(f"WEB_THREADS must be a whole number from 1 to 256, got {threads_text!r}.")
 
+        processes_text = env.get("WEB_CONCURRENCY", "").strip() or "1"
+        processes = int(processes_text) if re.fullmatch(r"[0-9]{1,4}", processes_text) else 0
+        if not 0 < processes <= MAX_WEB_CONCURRENCY:
+            problems.append(
+                f"WEB_CONCURRENCY must be a whole number from 1 to {MAX_WEB_CONCURRENCY} (server processes), "
+                f"got {processes_text!r}."
+            )
+
         level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
         if level not in LOG_LEVELS:
             problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}.")
@@ -120,6 +130,7 @@ class Settings:
             log_level=level,
             show_compensation=show_comp_text in ("true", "1", "yes"),
             web_threads=threads,
+            web_concurrency=processes,
             admin_user_ids=admins,
         )
 

@@ -22,6 +22,8 @@ def test_defaults():
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("ladderbot.sqlite3")
     assert settings.show_compensation is False
     assert settings.admin_user_ids == frozenset()
+    assert settings.web_concurrency == 1
+    assert Settings.from_env({**GOOD, "WEB_CONCURRENCY": " 4 "}).web_concurrency == 4
     assert Settings.from_env({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1, W0ADMIN2"}).admin_user_ids == {
         "U0ADMIN1",
         "W0ADMIN2",
@@ -41,6 +43,11 @@ def test_defaults():
         ({**GOOD, "CONTENT_DIR": "/no/such/dir"}, "CONTENT_DIR points to"),
         ({**GOOD, "SHOW_COMPENSATION": "maybe"}, "SHOW_COMPENSATION must be true or false"),
         ({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1,alice"}, "ADMIN_USER_IDS must be Slack user ids"),
+        ({**GOOD, "WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a whole number from 1 to 64"),
+        ({**GOOD, "WEB_CONCURRENCY": "-2"}, "WEB_CONCURRENCY must be a whole number"),
+        ({**GOOD, "WEB_CONCURRENCY": "two"}, "got 'two'"),
+        ({**GOOD, "WEB_CONCURRENCY": "65"}, "WEB_CONCURRENCY must be a whole number from 1 to 64"),
+        ({**GOOD, "WEB_CONCURRENCY": "²"}, "WEB_CONCURRENCY must be a whole number"),
     ],
 )
 def test_bad_settings_say_what_to_set(env, expected):
@@ -82,3 +89,13 @@ def test_serve_with_broken_content_names_the_problem(monkeypatch, capsys, tmp_pa
     assert result.code == 2
     assert f"{tmp_path}/levels.yaml: (top): file is missing" in result.stderr
     assert f"{tmp_path}/track.yaml: track.id: missing" in result.stderr
+
+
+def test_serve_with_a_wrong_process_count_names_the_variable():
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", **GOOD, "WEB_CONCURRENCY": "many"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 2
+    assert "WEB_CONCURRENCY must be a whole number from 1 to 64" in result.stderr
+    assert "Traceback" not in result.stderr

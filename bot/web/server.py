@@ -1,9 +1,11 @@
-"""The HTTP server: a WSGI app (Slack events + health check) run by gunicorn's threaded worker."""
+"""The HTTP server: a WSGI app (Slack events + health check) run by gunicorn: WEB_CONCURRENCY processes of
+WEB_THREADS threads each, and the clock in exactly one of them (bot/web/clockseat.py)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,6 +16,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.services import Services
 from bot.storage.engine import database_ok
+from bot.web.clockseat import ClockSeat
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +41,10 @@ class LadderbotWSGI:
     """Routes /slack/events to Bolt and /healthz to a database check; refuses everything else
     with a 4xx, and turns any failure to read a request into a 400 rather than a 500."""
 
-    def __init__(self, app: App, services: Services):
+    def __init__(self, app: App, services: Services, clock_seat: ClockSeat | None = None):
         self.bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self.services = services
+        self.clock_seat = clock_seat
         self.started = time.time()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -75,6 +79,8 @@ class LadderbotWSGI:
             "database": {"ok": ok, "backend": self.services.engine.dialect.name, "detail": detail},
             "content": {"track": content.track.id, "levels": len(content.levels), "questions": len(content.questions)},
             "uptime_seconds": round(time.time() - self.started, 1),
+            # which server process answered, and whether it is the one running the clock
+            "process": {"pid": os.getpid(), "clock": self.clock_seat is not None and self.clock_seat.held},
         }
         return _reply(start_response, "200 OK" if ok else "503 Service Unavailable", body)
 
@@ -96,10 +102,18 @@ class _GunicornServer(BaseApplication):  # type: ignore[misc] # gunicorn ships n
 
 
 def run_gunicorn(
-    wsgi_factory: Callable[[], WSGIApp], *, port: int, threads: int, workers: int = 1, log_level: str = "info"
+    wsgi_factory: Callable[[], WSGIApp],
+    *,
+    port: int,
+    threads: int,
+    workers: int = 1,
+    log_level: str = "info",
+    clock_seat: ClockSeat | None = None,
 ) -> None:
-    """Serve with gunicorn's threaded worker. The app is built inside the worker (after the fork)."""
-    options = {
+    """Serve with gunicorn's threaded worker. The app is built inside each worker, after the fork, so no
+    engine, connection or thread is shared between processes; a clock seat is offered to every worker once it
+    serves, and its lock file is removed when the arbiter exits."""
+    options: dict[str, Any] = {
         "bind": f"0.0.0.0:{port}",
         "workers": workers,
         "worker_class": "gthread",
@@ -111,4 +125,9 @@ def run_gunicorn(
         "accesslog": None,
         "limit_request_line": 8190,
     }
+    if clock_seat is not None:
+        seat = clock_seat
+        options["post_worker_init"] = lambda worker: seat.take_when_free(lambda: bool(worker.alive))
+        options["worker_exit"] = lambda _arbiter, _worker: seat.leave()
+        options["on_exit"] = lambda _arbiter: seat.remove()
     _GunicornServer(wsgi_factory, options).run()

@@ -1,0 +1,154 @@
+"""`ladderbot serve` with WEB_CONCURRENCY server processes: every process answers, exactly one clock runs
+(none with --no-clock), a killed clock process hands the clock on, and SIGTERM stops everything cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from bot.content.records import Content
+from bot.growth import plans as growth
+from bot.storage import engine as db
+from bot.storage.models import utcnow
+from bot.testing.fakeslack import FakeSlack
+from tests.server import RunningServer, start_server
+from tests.waiting import stays, wait_until
+
+SERVE = [sys.executable, "-m", "bot", "serve"]
+
+
+def add_due_plan(url: str, content: Content) -> str:
+    """A person whose weekly nudge fell due a minute ago; returns the user id."""
+    user = "U" + uuid.uuid4().hex[:10].upper()
+    db.migrate(url)  # a no-op on a migrated copy
+    engine = db.make_engine(url)
+    now = utcnow()
+    try:
+        with db.make_session_factory(engine).begin() as session:
+            person = growth.ensure_person(session, "T0001", user)
+            growth.save_plan(
+                session,
+                content,
+                person,
+                level="mid",
+                target=None,
+                focus=["api"],
+                weekday=now.weekday(),
+                local_time=f"{now - timedelta(minutes=1):%H:%M}",
+                now=now - timedelta(days=1),
+            )
+    finally:
+        engine.dispose()
+    return user
+
+
+def nudges_to(fake_slack: FakeSlack, user: str) -> list[object]:
+    # the DM channel, or the user id itself where the outbox posts a first DM by user id
+    channels = {user, "D" + user[1:]}
+    return [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") in channels]
+
+
+def processes(server: RunningServer, count: int) -> dict[int, bool]:
+    """Server process id -> whether it runs the clock, from /healthz on new connections until `count`
+    different processes have answered."""
+    seen: dict[int, bool] = {}
+
+    def all_seen() -> bool:
+        reply = server.sender.raw("GET", "/healthz")
+        assert reply.status == 200, reply.body
+        process = reply.json()["process"]
+        seen[process["pid"]] = process["clock"]
+        return len(seen) >= count
+
+    wait_until(all_seen, 30, what=f"/healthz answered by {count} server processes")
+    return seen
+
+
+def clock_process(server: RunningServer, workers: int) -> int:
+    def one_clock() -> int | None:
+        clocks = [pid for pid, clock in processes(server, workers).items() if clock]
+        assert len(clocks) <= 1, clocks
+        return clocks[0] if clocks else None
+
+    return wait_until(one_clock, 30, what="a server process running the clock")
+
+
+def gone(pid: int) -> bool:
+    """Exited and reaped, or at least a zombie that runs nothing."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def stop_cleanly(server: RunningServer, pids: list[int]) -> None:
+    server.stop()
+    assert server.process.returncode == 0, server.log()
+    for pid in pids:
+        wait_until(lambda pid=pid: gone(pid), 10, what=f"server process {pid} to exit")
+    assert "Traceback" not in server.log() and "ERROR" not in server.log()
+
+
+def test_two_processes_answer_and_one_clock_sends_a_due_nudge_once(database_url, fake_slack, content):
+    user = add_due_plan(database_url, content)
+    server = start_server(fake_slack.url, database_url, command=SERVE, WEB_CONCURRENCY="2", WEB_THREADS="4")
+    seen: dict[int, bool] = {}
+    try:
+        seen = processes(server, 2)
+        assert len(seen) == 2 and server.process.pid not in seen  # two workers under the arbiter
+        for _ in range(20):
+            reply = server.sender.command("/ladder", "senior")
+            assert reply.status == 200 and "blocks" in reply.json()
+        [nudge] = wait_until(lambda: nudges_to(fake_slack, user), 30, what="the due nudge")
+        assert clock_process(server, 2) in seen
+        assert stays(lambda: len(nudges_to(fake_slack, user)) == 1, 3)  # and never a second time
+    finally:
+        stop_cleanly(server, list(seen))
+
+
+def test_no_clock_runs_none_in_any_process(database_url, fake_slack, content):
+    user = add_due_plan(database_url, content)
+    server = start_server(fake_slack.url, database_url, command=[*SERVE, "--no-clock"], WEB_CONCURRENCY="2")
+    seen: dict[int, bool] = {}
+    try:
+        seen = processes(server, 2)
+        assert not any(seen.values())
+        # a clock's first pass runs as it starts: within a second or two of the worker serving
+        assert stays(lambda: not nudges_to(fake_slack, user), 4)
+    finally:
+        stop_cleanly(server, list(seen))
+
+
+def test_a_killed_clock_process_hands_the_clock_on_without_a_second_send(database_url, fake_slack, content):
+    user = add_due_plan(database_url, content)
+    server = start_server(fake_slack.url, database_url, command=SERVE, WEB_CONCURRENCY="2")
+    try:
+        wait_until(lambda: nudges_to(fake_slack, user), 30, what="the due nudge")
+        first = clock_process(server, 2)
+        os.kill(first, signal.SIGKILL)  # a crash: no hook runs; the kernel frees the seat
+        wait_until(lambda: gone(first), 10, what="the killed process to go")
+        second = clock_process(server, 2)
+        assert second != first
+        assert stays(lambda: len(nudges_to(fake_slack, user)) == 1, 3)
+        pids = list(processes(server, 2))
+    finally:
+        server.stop()
+    assert server.process.returncode == 0
+    assert all(wait_until(lambda pid=pid: gone(pid), 10) for pid in pids)
+
+
+def test_sqlite_is_migrated_once_by_the_arbiter_not_per_process(databases, fake_slack):
+    url = databases.sqlite(migrated=False)
+    server = start_server(fake_slack.url, url, command=[*SERVE, "--no-clock"], WEB_CONCURRENCY="3", LOG_LEVEL="INFO")
+    seen: dict[int, bool] = {}
+    try:
+        seen = processes(server, 3)
+    finally:
+        stop_cleanly(server, list(seen))
+    log = server.log()
+    assert log.count("Booting worker") == 3
+    assert log.count("Context impl SQLiteImpl") == 1  # alembic's one line per migration run
