@@ -11,6 +11,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
+from bot.errors import RefusedError
 from bot.services import Services, make_web_client
 from handlers import register_all
 
@@ -48,6 +49,12 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         if isinstance(error, BoltUnhandledRequestError):
             logger.info("no listener for %s; acknowledged quietly", describe_request(body))
             return BoltResponse(status=200, body="")
+        if isinstance(error, RefusedError):
+            # a safety net: features raise refusals for listeners to answer; one that slips through is
+            # still the person's answer, not "something went wrong"
+            logger.info("refused %s: %s", describe_request(body), error.message)
+            refusal = {"response_type": "ephemeral", "text": error.message}
+            return BoltResponse(status=200, body=json.dumps(refusal), headers={"content-type": "application/json"})
         error_id = uuid.uuid4().hex[:8]
         logger.exception("unhandled error %s while handling %s", error_id, describe_request(body), exc_info=error)
         message = {

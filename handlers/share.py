@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.ids import ActionId
-from bot.ladder.answers import attributed
 from bot.services import Services
 from handlers.payload import action_value
 
@@ -19,18 +18,15 @@ def _ack(ack: Ack) -> None:
 
 def register(app: App, services: Services) -> None:
     def share(body: dict[str, Any], respond: Respond) -> None:
-        value = action_value(body)
-        message = services.answers.shared(value)
-        if message is None:
+        user = (body.get("user") or {}).get("id", "")
+        shared = services.answers.shared_by(action_value(body), user)
+        if shared is None:
             respond(
                 text="That answer can no longer be shared; run the command again.",
                 response_type="ephemeral",
                 replace_original=False,
             )
             return
-        user = (body.get("user") or {}).get("id", "")
-        label = "/" + value.replace(":", " ", 1) if value.startswith("ladder:") else "/interview"
-        shared = attributed(message, user, label)
         respond(text=shared.text, blocks=list(shared.blocks), response_type="in_channel", replace_original=False)
 
     def open_view(body: dict[str, Any], respond: Respond) -> None:

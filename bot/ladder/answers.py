@@ -92,6 +92,15 @@ class Answers:
 
     # Buttons ------------------------------------------------------------------------------
 
+    def shared_by(self, value: str, user_id: str) -> Message | None:
+        """The answer a Share button carries, re-rendered for the channel with who shared it and the
+        command it answers; None if the value is stale."""
+        message = self.shared(value)
+        if message is None:
+            return None
+        label = "/" + value.replace(":", " ", 1) if value.startswith("ladder:") else "/interview"
+        return attributed(message, user_id, label)
+
     def shared(self, value: str) -> Message | None:
         """Re-render the answer a Share button carries, without buttons; None if the value is stale."""
         kind, _, rest = value.partition(":")
