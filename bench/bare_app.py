@@ -2,6 +2,7 @@
 
 BARE_MODE=floor: acks from the request thread (process_before_response=True), the fastest Bolt can answer.
 BARE_MODE=default: Bolt's default mode, where the HTTP thread waits for the ack by polling every 10 ms.
+WEB_CONCURRENCY and WEB_THREADS: processes and threads, as for `ladderbot serve`.
 """
 
 from __future__ import annotations
@@ -43,5 +44,9 @@ def build_wsgi():
 
 if __name__ == "__main__":
     run_gunicorn(
-        build_wsgi, port=int(os.environ["PORT"]), threads=int(os.environ.get("WEB_THREADS", "8")), log_level="warning"
+        build_wsgi,
+        port=int(os.environ["PORT"]),
+        threads=int(os.environ.get("WEB_THREADS", "8")),
+        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),  # the same process count as ladderbot's, for the floor
+        log_level="warning",
     )

@@ -3,7 +3,9 @@
 Starts `ladderbot serve` (against the fake Slack server), a bare Bolt app acking "ok" from the request thread
 (the floor) and one in Bolt's default mode (for reference). Sends signed slash commands, a new connection per
 request as Slack does, at 1, 10 and 50 concurrent clients, and prints p50, p99, requests/s, errors, the ratios
-to the floor, start-up time and resident memory. Run: .venv/bin/python bench/commands.py [--quick]
+to the floor, start-up time and resident memory. Then the same server at WEB_CONCURRENCY 1, 2 and 4 processes
+next to the floor at the same process counts: requests/s at 50 clients, the ratio to the floor and the speed-up
+over one process. Run: .venv/bin/python bench/commands.py [--quick] [--processes-only]
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from tests.server import RunningServer, start_server  # noqa: E402
 from tests.slack_requests import sign, slash_command_body  # noqa: E402
 
 CONCURRENCY = (1, 10, 50)
+PROCESSES = (1, 2, 4)
+PROCESS_CLIENTS = 50
 COMMANDS = (("/ladder", "senior"), ("/interview", "senior"))
 
 
@@ -107,14 +111,73 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def start_pair(fake: FakeSlack, db_dir: str, processes: int) -> dict[str, RunningServer]:
+    """ladderbot (its clock on, nothing due) and the floor, both with `processes` server processes."""
+    servers: dict[str, RunningServer] = {}
+    try:
+        servers["ladderbot"] = start_server(
+            fake.url, f"sqlite:///{db_dir}/bench-{processes}.sqlite3", WEB_CONCURRENCY=str(processes)
+        )
+        servers["bolt-floor"] = start_server(
+            fake.url,
+            f"sqlite:///{db_dir}/unused.sqlite3",
+            command=[sys.executable, str(ROOT / "bench" / "bare_app.py")],
+            BARE_MODE="floor",
+            WEB_CONCURRENCY=str(processes),
+        )
+    except Exception:
+        for server in servers.values():
+            server.stop()
+        raise
+    return servers
+
+
+def compare_processes(fake: FakeSlack, db_dir: str, total: int) -> bool:
+    """Throughput at 1, 2 and 4 processes, ladderbot next to the floor; True when no request failed."""
+    command, text = COMMANDS[0]
+    results: dict[tuple[str, int], dict] = {}
+    for processes in PROCESSES:
+        servers = start_pair(fake, db_dir, processes)
+        try:
+            for name, server in servers.items():
+                payload = request_bytes(command, text)
+                results[(name, processes)] = load(server.port, payload, PROCESS_CLIENTS, total)
+        finally:
+            for server in servers.values():
+                server.stop()
+    print(f"\n{command} {text} at {PROCESS_CLIENTS} clients by server processes (WEB_CONCURRENCY)")
+    header = (
+        f"{'processes':>9}  {'server':<12}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}"
+        f"{'vs 1 process':>14}{'vs floor':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for processes in PROCESSES:
+        for name in ("ladderbot", "bolt-floor"):
+            r = results[(name, processes)]
+            speed_up = r["rps"] / results[(name, 1)]["rps"]
+            to_floor = r["rps"] / results[("bolt-floor", processes)]["rps"]
+            print(
+                f"{processes:>9}  {name:<12}{r['p50']:9.2f}{r['p99']:9.2f}{r['rps']:9.0f}{r['errors']:8d}"
+                f"{speed_up:13.2f}x{to_floor:9.2f}x"
+            )
+    return all(r["errors"] == 0 for r in results.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--processes-only", action="store_true", help="only the run at 1, 2 and 4 processes")
     args = parser.parse_args()
     per_level = {1: 150, 10: 600, 50: 1500} if args.quick else {1: 500, 10: 2000, 50: 4000}
 
     fake = FakeSlack().start()
     db_dir = tempfile.mkdtemp(prefix="ladderbot-bench-")
+    if args.processes_only:
+        try:
+            return 0 if compare_processes(fake, db_dir, per_level[50]) else 1
+        finally:
+            fake.stop()
     servers: dict[str, RunningServer] = {}
     try:
         servers["ladderbot"] = start_server(fake.url, f"sqlite:///{db_dir}/bench.sqlite3")
@@ -165,7 +228,10 @@ def main() -> int:
                 f"p99@50 {lb50['p99']:6.1f} ms   errors {errors}   {'MEETS GOALS' if ok else 'MISSES GOALS'}"
             )
         print(f"\nladderbot RSS after the run: {rss_mb(servers['ladderbot'].process.pid):.1f} MB")
-        return 0 if all(verdicts) else 1
+        for server in servers.values():
+            server.stop()  # out of the way of the next run
+        no_errors = compare_processes(fake, db_dir, per_level[50])
+        return 0 if all(verdicts) and no_errors else 1
     finally:
         for server in servers.values():
             server.stop()
