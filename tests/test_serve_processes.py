@@ -15,6 +15,7 @@ from bot.growth import plans as growth
 from bot.storage import engine as db
 from bot.storage.models import utcnow
 from bot.testing.fakeslack import FakeSlack
+from bot.web.clockseat import ClockSeat
 from tests.server import RunningServer, start_server
 from tests.waiting import stays, wait_until
 
@@ -152,3 +153,24 @@ def test_sqlite_is_migrated_once_by_the_arbiter_not_per_process(databases, fake_
     log = server.log()
     assert log.count("Booting worker") == 3
     assert log.count("Context impl SQLiteImpl") == 1  # alembic's one line per migration run
+
+
+def test_a_freed_seat_goes_to_a_serving_process_never_to_one_shutting_down(tmp_path):
+    """Three seats on one lock file, as three workers hold them (flock locks belong to each open file, so one
+    process can play all three): when the holder exits, the one shutting down passes the seat on."""
+    path = tmp_path / "clock.lock"
+    path.touch()
+    events: list[str] = []
+    seats = {name: ClockSeat(path) for name in ("holder", "leaving", "serving")}
+    for name, seat in seats.items():
+        seat.runs(lambda name=name: events.append(name) or (lambda: events.append(f"{name} stopped")))
+    seats["holder"].take_when_free(lambda: True)
+    seats["leaving"].take_when_free(lambda: False)
+    seats["serving"].take_when_free(lambda: True)
+    assert events == ["holder"] and seats["holder"].held and not seats["serving"].held
+    seats["holder"].leave()
+    assert events == ["holder", "holder stopped"] and seats["holder"].held  # held until the process exits
+    seats["holder"]._close()  # what the kernel does when the holder's process exits
+    wait_until(lambda: seats["serving"].held, 10, what="the serving process to take the seat")
+    assert events == ["holder", "holder stopped", "serving"] and not seats["leaving"].held
+    seats["serving"]._close()

@@ -27,6 +27,7 @@ MAX_BODY_BYTES = 1_000_000  # Slack's payloads are far smaller; anything bigger 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]  # PEP 3333's start_response(status, headers, exc_info=None)
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+NEWER_GUNICORN_ONLY = frozenset({"control_socket_disable"})
 
 
 def _reply(
@@ -95,6 +96,8 @@ class _GunicornServer(BaseApplication):  # type: ignore[misc] # gunicorn ships n
 
     def load_config(self) -> None:
         for key, value in self.options.items():
+            if key in NEWER_GUNICORN_ONLY and key not in self.cfg.settings:
+                continue  # an older gunicorn (pyproject allows 22) has no such setting, nor the feature it turns off
             self.cfg.set(key, value)
 
     def load(self) -> WSGIApp:
@@ -124,6 +127,9 @@ def run_gunicorn(
         "loglevel": log_level.lower(),
         "accesslog": None,
         "limit_request_line": 8190,
+        # gunicorn 23+ listens on a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): two servers
+        # on one machine would take it from each other, and nothing here uses it
+        "control_socket_disable": True,
     }
     if clock_seat is not None:
         seat = clock_seat
