@@ -39,6 +39,7 @@ def register(app: App, services: Services) -> None:
         if reply.follow_up:
             context[PARSED] = parsed
         ack(**reply.message.as_ack())
+        services.people.seen(team_id, user_id, command.get("team_domain"))  # a first use: welcomed off the ack
 
     def growth_follow_up(command: Payload, context: BoltContext, client: WebClient, respond: Respond) -> None:
         team_id, user_id = request_ids(command)
@@ -105,6 +106,7 @@ def register(app: App, services: Services) -> None:
     def setup_open(body: Payload, client: WebClient) -> None:
         team_id, user_id = request_ids(body)
         desk.open_setup(client, body["trigger_id"], team_id, user_id)
+        services.people.seen(team_id, user_id)  # the App Home's button can be a first use
 
     app.action(ActionId.GROWTH_SETUP_OPEN)(ack=just_ack, lazy=[setup_open])
 
@@ -157,7 +159,9 @@ def register(app: App, services: Services) -> None:
 
     def home_opened(body: Payload, event: Payload, client: WebClient) -> None:
         if event.get("tab") == "home":
-            desk.publish_home(client, str(body.get("team_id") or ""), str(event.get("user", "")))
+            team_id, user_id = str(body.get("team_id") or ""), str(event.get("user", ""))
+            desk.publish_home(client, team_id, user_id)
+            services.people.seen(team_id, user_id)  # opening the App Home can be a first use
 
     app.event("app_home_opened")(ack=just_ack, lazy=[home_opened])
 

@@ -108,9 +108,10 @@ class World:
             )
 
     def dms(self) -> Counter[str | None]:
-        """chat.postMessage calls that Slack accepted, per DM channel."""
+        """chat.postMessage calls that Slack accepted, per DM channel (the channel Slack posted to: a post by
+        user id names the DM in its answer)."""
         return Counter(
-            c.params.get("channel")
+            c.response.get("channel")
             for c in self.fake.calls_to("chat.postMessage")
             if c.status == 200 and c.response.get("ok")
         )

@@ -262,10 +262,12 @@ def test_export_is_my_data_only(server, dbs):
 def test_growth_now_sends_a_prompt(server, fake_slack):
     user = new_user()
     server.sender.command("/growth", "level mid", user_id=user)
+    fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: c.params["channel"] == user)  # the welcome
     fake_slack.reset()
     assert "Sending you a prompt now" in ack_text(server.sender.command("/growth", "now", user_id=user))
-    calls = [c for c in fake_slack.wait_for_calls("chat.postMessage", 1) if "growth prompt" in c.params["text"]]
-    assert len(calls) == 1
+    prompt = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "growth prompt" in c.params["text"])
+    assert len(prompt) == 1
+    assert stays(lambda: len(fake_slack.calls_to("chat.postMessage")) == 1, 0.3)
 
 
 def test_first_use_gets_one_welcome_dm(server, fake_slack):
@@ -315,7 +317,7 @@ def test_serve_runs_the_clock_in_process(fake_slack, tmp_path, content):
     running = start_server(fake_slack.url, url, command=[sys.executable, "-m", "bot", "serve"])
     try:
         calls = fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20)
-        assert [c.params["channel"] for c in calls] == ["DCLOCK"]
+        assert [(c.params["channel"], c.response["channel"]) for c in calls] == [("UCLOCK", "DCLOCK")]
     finally:
         running.stop()
 

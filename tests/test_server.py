@@ -46,7 +46,7 @@ def test_ladder_senior_answers_in_the_ack_with_every_dimension(
 ) -> None:
     ack_message(server.sender.command("/ladder", "", user_id="UKNOWN1"))  # a first use: welcomed in the background
     wait_until(  # this user's own welcome DM, not any earlier test's message
-        lambda: any(c.params.get("channel") == "DKNOWN1" for c in fake_slack.calls_to("chat.postMessage")),
+        lambda: any(c.response.get("channel") == "DKNOWN1" for c in fake_slack.calls_to("chat.postMessage")),
         what="the welcome DM to UKNOWN1",
     )
     fake_slack.reset()

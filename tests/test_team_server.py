@@ -119,8 +119,9 @@ def team(slack):
 
 def test_a_manager_adds_reports_who_accept_and_sees_their_summary(slack, team, fake_slack):
     manager, alice, bob = team
-    invite = fake_slack.messages_to("D" + alice[1:])[0]
-    assert "would not see" in json.dumps(invite["blocks"]) and "reflections" in json.dumps(invite["blocks"])
+    # alice's DM holds her welcome (her first /growth) and the invitation
+    [invite] = [m for m in fake_slack.messages_to("D" + alice[1:]) if "would not see" in json.dumps(m["blocks"])]
+    assert "reflections" in json.dumps(invite["blocks"])
     summary = slack.ack(manager, "team")
     assert "Your team's growth: 1 person" in summary
     assert f"<@{alice}>: Mid-level" in summary and "Senior" in summary and "Senior · security, api ·" in summary
@@ -133,7 +134,8 @@ def test_a_manager_adds_reports_who_accept_and_sees_their_summary(slack, team, f
     assert "Growth: 1 person" in one and f"<@{alice}>: Mid-level" in one and bob not in one
     # the manager was told once that alice accepted; a second click changes nothing and tells nobody
     told = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "accepted" in c.params.get("text", ""))
-    assert len(told) == 1 and told[0].params["channel"] == "D" + manager[1:]
+    assert len(told) == 1 and told[0].params["channel"] == manager  # by user id: no conversations.open
+    assert told[0].response["channel"] == "D" + manager[1:]
     [update] = [c for c in fake_slack.calls_to("chat.update") if "You accepted" in json.dumps(c.params["blocks"])]
     assert "follow_accept" not in json.dumps(update.params["blocks"])  # the buttons are gone
 

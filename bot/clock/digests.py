@@ -111,9 +111,12 @@ class DigestJob:
 
     # send ----------------------------------------------------------------------------------------
 
-    def _write(self, digest_id: int, token: str, **values: Any) -> bool:
-        """Record a step, only if this pass still owns the row."""
+    def _write(self, digest_id: int, token: str, learned: tuple[int, str] | None = None, **values: Any) -> bool:
+        """Record a step, only if this pass still owns the row; `learned`: (person id, DM channel) from Slack's
+        answer to a post by user id, stored in the same transaction for history reads and uploads later."""
         with self.session_factory.begin() as session:
+            if learned is not None:
+                session.execute(update(Person).where(Person.id == learned[0]).values(dm_channel_id=learned[1]))
             result = session.execute(
                 update(DigestDelivery)
                 .where(DigestDelivery.id == digest_id, DigestDelivery.claim_token == token)
@@ -132,9 +135,9 @@ class DigestJob:
             ).one()
             summary = team.team_summary(session, self.content, team_id, person.user_id, now)
             state = (digest.attempts, digest.message_ts, digest.chart_file_id, digest.due_at, digest.channel_id)
-            user_id, channel, tz = person.user_id, person.dm_channel_id, person.tz or "UTC"
+            person_id, user_id, dm_channel, tz = person.id, person.user_id, person.dm_channel_id, person.tz or "UTC"
         attempts, message_ts, chart_id, due_at, digest_channel = state
-        channel = digest_channel or channel
+        channel = digest_channel or dm_channel
         if too_late(due_at, now):
             self._write(digest_id, token, status="missed", error="too_late", claim_token=None)
             return
@@ -142,23 +145,13 @@ class DigestJob:
             self._write(digest_id, token, status="empty", claim_token=None)  # nobody to report on: no DM
             return
         try:
-            if channel is None:
-                channel = self.client.conversations_open(users=user_id)["channel"]["id"]
             if message_ts is None:
-                if attempts > 1:
-                    message_ts = find_in_history(
-                        self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id)
-                    )
-                if message_ts is None:
-                    message = build_team_summary(self.content, summary, tz, title="Your weekly team digest")
-                    message_ts = self.client.chat_postMessage(
-                        channel=channel,
-                        text=message.text,
-                        blocks=list(message.blocks),
-                        metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": digest_id}},
-                    )["ts"]
-                if not self._write(digest_id, token, channel_id=channel, message_ts=message_ts):
+                message_ts, channel = self._post_summary(digest_id, user_id, channel, attempts, summary, tz)
+                learned = (person_id, channel) if channel != dm_channel else None
+                if not self._write(digest_id, token, learned, channel_id=channel, message_ts=message_ts):
                     return
+            if channel is None:  # never so far: the channel is recorded with the summary's ts
+                channel = self._open_dm(user_id)
             if chart_id is None and summary.reports:
                 chart_id = self._send_chart(digest_id, channel, summary, attempts)
             self._write(
@@ -172,6 +165,31 @@ class DigestJob:
         except (SlackClientError, OSError) as exc:
             self._failed(digest_id, token, attempts, type(exc).__name__, now, permanent=False)
             report.digests_failed += 1
+
+    def _post_summary(
+        self, digest_id: int, user_id: str, channel: str | None, attempts: int, summary: TeamSummary, tz: str
+    ) -> tuple[str, str]:
+        """(ts, DM channel) of the summary: found in the DM's history when an earlier try may have posted it,
+        else posted now, by user id when the channel is not known yet (Slack answers with it)."""
+        if attempts > 1:  # claimed before: did the last try post the summary?
+            if channel is None:  # it may have posted by user id and died before recording the DM
+                channel = self._open_dm(user_id)
+            found = find_in_history(self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id))
+            if found:
+                return found, channel
+        message = build_team_summary(self.content, summary, tz, title="Your weekly team digest")
+        response = self.client.chat_postMessage(
+            channel=channel or user_id,  # a user id: Slack posts to the app's DM and names it
+            text=message.text,
+            blocks=list(message.blocks),
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": digest_id}},
+        )
+        return str(response["ts"]), str(response["channel"])
+
+    def _open_dm(self, user_id: str) -> str:
+        """conversations.open (Tier 3), only to read the DM's history before a resend whose channel is unknown
+        (every other DM is posted by user id); the channel is stored with the summary's ts."""
+        return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
     def _send_chart(self, digest_id: int, channel: str, summary: TeamSummary, attempts: int) -> str:
         name = chart_filename(digest_id)

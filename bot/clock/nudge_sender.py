@@ -9,7 +9,7 @@ the row's claim token.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -129,30 +129,39 @@ class NudgeSender:
             return SendResult(item, "failed", error="prompt_removed")
         if too_late(item.due_at, now):
             return SendResult(item, "missed", error="too_late")
-        channel = item.dm_channel_id
+        opened: str | None = None  # a DM channel learned from conversations.open, kept even if the post fails
         try:
-            new_channel = None
-            if channel is None:
-                channel = new_channel = self.client.conversations_open(users=item.user_id)["channel"]["id"]
+            channel = item.dm_channel_id
             if item.attempts > 1 and item.message_ts is None:  # claimed before: did the last try get through?
+                if channel is None:
+                    channel = opened = self.open_dm(item.user_id)
                 ts = self.find_sent(channel, item.delivery_id)
                 if ts:
-                    return SendResult(item, "recovered", channel=channel, ts=ts, new_channel=new_channel)
+                    return SendResult(item, "recovered", channel=channel, ts=ts, new_channel=opened)
             message = build_nudge(self.content, prompt, item.delivery_id)
             response = self.client.chat_postMessage(
-                channel=channel,
+                channel=channel or item.user_id,  # a user id: Slack posts to the app's DM and names it
                 text=message.text,
                 blocks=list(message.blocks),
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": item.delivery_id}},
             )
-            return SendResult(item, "sent", channel=response["channel"], ts=response["ts"], new_channel=new_channel)
+            posted_in = str(response["channel"])
+            learned = posted_in if posted_in != item.dm_channel_id else None
+            return SendResult(item, "sent", channel=posted_in, ts=response["ts"], new_channel=learned)
         except SlackApiError as exc:
             error = slack_error(exc)
             if error in PERMANENT_ERRORS:
                 return SendResult(item, "failed", error=error, unreachable=True)
-            return retry_or_give_up(item, error)
+            return replace(retry_or_give_up(item, error), new_channel=opened)
         except (SlackClientError, OSError) as exc:
-            return retry_or_give_up(item, type(exc).__name__)
+            return replace(retry_or_give_up(item, type(exc).__name__), new_channel=opened)
+
+    def open_dm(self, user_id: str) -> str:
+        """The DM channel's id from conversations.open (Tier 3, about 50 a minute: the first week's bottleneck
+        if every first DM needed it). Only a resend whose first try may have posted by user id and died
+        before recording the channel Slack answered with comes here: the history read needs a channel id,
+        and posting to learn it is what the read is there to avoid."""
+        return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
     def find_sent(self, channel: str, delivery_id: int) -> str | None:
         """After a crash mid-send: did Slack already get this nudge? Look for its metadata in the DM."""

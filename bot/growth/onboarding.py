@@ -9,20 +9,25 @@ from concurrent.futures import Executor
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_welcome
 from bot.growth.plans import set_timezone
 from bot.storage import people as repo
+from bot.storage.models import Person
 
 logger = logging.getLogger(__name__)
 
+RATE_LIMITED = 429
+
 
 class PeopleRecorder:
-    """Writes a person's first use to the database once per process, in the background.
+    """Writes a person's first use to the database once per process, in the background, and welcomes
+    whoever has not been welcomed yet (`on_new_person`, which claims the welcome before sending it).
 
-    The slash-command ack never waits on this: the first command from a person submits one small
-    upsert to the executor; later commands only check an in-memory set.
+    The ack never waits on this: the first command or click from a person submits one small upsert to
+    the executor; later ones only check an in-memory set.
     """
 
     def __init__(
@@ -50,12 +55,15 @@ class PeopleRecorder:
     def _save(self, team_id: str, user_id: str, domain: str | None) -> None:
         try:
             with self._session_factory.begin() as session:
-                created = repo.record_person_seen(session, team_id, user_id, domain=domain)
-            if created and self._on_new_person is not None:
+                repo.record_person_seen(session, team_id, user_id, domain=domain)
+                person = repo.get_person(session, team_id, user_id)
+                # not "created by this call": /growth and an invitation create the row before we get here
+                welcome = person is not None and person.welcomed_at is None
+            if welcome and self._on_new_person is not None:
                 self._on_new_person(team_id, user_id)
         except Exception:
-            logger.exception("could not record person %s/%s; will retry on their next command", team_id, user_id)
-            self.forget(team_id, user_id)
+            self.forget(team_id, user_id)  # before the log line, which tests wait on
+            logger.exception("could not record or welcome %s/%s; will retry on their next use", team_id, user_id)
 
     def forget(self, team_id: str, user_id: str) -> None:
         """After /growth forget, the next use counts as a first use again."""
@@ -74,17 +82,34 @@ def slack_timezone(client: WebClient, user_id: str) -> str:
 
 
 def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team_id: str, user_id: str) -> None:
-    """The first time someone uses the bot: learn their time zone and DM them a welcome, once."""
+    """The first time someone uses the bot: learn their time zone and DM them a welcome, once.
 
+    The welcome is claimed in the database before it is sent, so two processes never both send it. It is
+    posted by user id (chat.postMessage answers with the DM channel, stored for later), not after a
+    conversations.open: that method allows about 50 calls a minute, the first week's bottleneck. A 429
+    proves nothing was posted: the claim is released and the error raised, so their next use tries again.
+    Any other failure keeps the claim: Slack's refusals to DM someone (a bot, an unknown id) do not pass,
+    and after a timeout the welcome may have arrived; a lost welcome is better than two."""
     tz = slack_timezone(client, user_id)
-    channel = client.conversations_open(users=user_id)["channel"]["id"]
     with session_factory.begin() as session:
         person = repo.get_person(session, team_id, user_id, lock=True)
         if person is None:
             return
-        person.dm_channel_id = channel
         set_timezone(session, person, tz)
-        first = repo.claim_welcome(session, person.id)
-    if first:
-        message = build_welcome()
-        client.chat_postMessage(channel=channel, text=message.text, blocks=list(message.blocks))
+        person_id, channel = person.id, person.dm_channel_id
+        first = repo.claim_welcome(session, person_id)
+    if not first:
+        return
+    message = build_welcome()
+    try:
+        response = client.chat_postMessage(channel=channel or user_id, text=message.text, blocks=list(message.blocks))
+    except SlackApiError as exc:
+        if exc.response.status_code != RATE_LIMITED:
+            logger.warning("welcome DM to %s failed: %s", user_id, exc.response.get("error"))
+            return
+        with session_factory.begin() as session:
+            session.execute(update(Person).where(Person.id == person_id).values(welcomed_at=None))
+        raise
+    if response["channel"] != channel:
+        with session_factory.begin() as session:
+            session.execute(update(Person).where(Person.id == person_id).values(dm_channel_id=response["channel"]))

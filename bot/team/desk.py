@@ -74,8 +74,8 @@ class TeamDesk:
     def _send_invite(self, follower: str, report: str, follow_id: int) -> bool:
         message = rt.build_invite(follower, follow_id)
         try:
-            channel = self.client.conversations_open(users=report)["channel"]["id"]
-            response = self.client.chat_postMessage(channel=channel, text=message.text, blocks=list(message.blocks))
+            # by user id: Slack posts to the app's DM and answers with its channel, recorded with the ts below
+            response = self.client.chat_postMessage(channel=report, text=message.text, blocks=list(message.blocks))
         except (SlackApiError, SlackClientError) as exc:
             logger.warning("invitation %s could not be sent: %s", follow_id, exc)
             with self.session_factory.begin() as session:

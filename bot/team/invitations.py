@@ -92,9 +92,8 @@ class InvitationDesk:
     def tell_follower(self, follower: str, report: str) -> None:
         """A short DM to the follower when someone accepts (a decline is not announced)."""
         try:
-            channel = self.client.conversations_open(users=follower)["channel"]["id"]
             self.client.chat_postMessage(
-                channel=channel,
+                channel=follower,  # a user id: Slack posts to the app's DM, no conversations.open needed
                 text=f"<@{report}> accepted: they now show on `/growth team`.",
             )
         except (SlackApiError, SlackClientError) as exc:

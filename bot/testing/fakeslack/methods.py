@@ -76,15 +76,36 @@ def _message_problem(params: Params) -> Answer | None:
     return None
 
 
-def _channel_for(state: SlackState, params: Params) -> str | None:
-    """The channel a post goes to: a user id means their DM; None when that user cannot get one."""
+def dm_channel_of(user_id: str) -> str:
+    """The DM channel between the app and `user_id`: the same id whether conversations.open returned it or
+    chat.postMessage was given the user id (Slack keeps one DM per person and app)."""
+    return "D" + user_id[1:]
+
+
+def _dm_refusal(state: SlackState, user_id: str, *, unknown: str, disabled: str) -> str | None:
+    """Slack's error for a DM to `user_id` that cannot be had, or None: `cannot_dm_bot` for a bot, and the
+    method's own codes for a deactivated or an unknown person. An empty directory lets anyone through
+    (tests that add no users)."""
+    user = state.users.get(user_id)
+    if user is None:
+        return unknown if state.users else None
+    if user.is_bot:
+        return "cannot_dm_bot"
+    if user.deleted:
+        return disabled
+    return None
+
+
+def _post_channel(state: SlackState, params: Params) -> tuple[str | None, str | None]:
+    """(channel, error) for a post: a user id (U..., W... on Enterprise Grid) means the app's DM with that
+    person, and Slack answers with that D... channel; an id it cannot resolve is `channel_not_found`."""
     channel = str(params.get("channel") or "")
-    if channel.startswith("U"):
-        user = state.users.get(channel)
-        if user is not None and (user.deleted or user.is_bot):
-            return None
-        return "D" + channel[1:]
-    return channel or None
+    if not channel:
+        return None, "channel_not_found"
+    if channel.startswith(("U", "W")):
+        error = _dm_refusal(state, channel, unknown="channel_not_found", disabled="channel_not_found")
+        return (None, error) if error else (dm_channel_of(channel), None)
+    return channel, None
 
 
 def api_test(state: SlackState, params: Params) -> Answer:
@@ -105,9 +126,9 @@ def auth_test(state: SlackState, params: Params) -> Answer:
 
 
 def chat_post_message(state: SlackState, params: Params) -> Answer:
-    channel = _channel_for(state, params)
+    channel, error = _post_channel(state, params)
     if channel is None:
-        return {"ok": False, "error": "channel_not_found"}
+        return {"ok": False, "error": error}
     problem = _message_problem(params)
     if problem:
         return problem
@@ -153,14 +174,10 @@ def conversations_open(state: SlackState, params: Params) -> Answer:
     if len(users) > 8:
         return {"ok": False, "error": "too_many_users"}
     for user_id in users:
-        user = state.users.get(user_id)
-        if user is not None and user.deleted:
-            return {"ok": False, "error": "user_disabled"}
-        if user is not None and user.is_bot:
-            return {"ok": False, "error": "cannot_dm_bot"}
-        if state.users and user is None:
-            return {"ok": False, "error": "user_not_found"}
-    return {"ok": True, "channel": {"id": "D" + users[0][1:]}}
+        error = _dm_refusal(state, user_id, unknown="user_not_found", disabled="user_disabled")
+        if error:
+            return {"ok": False, "error": error}
+    return {"ok": True, "channel": {"id": dm_channel_of(users[0])}}
 
 
 def conversations_history(state: SlackState, params: Params) -> Answer:
