@@ -96,6 +96,6 @@ def build_services(
         clock=Clock(session_factory, client, content),
         team=team,
         growth=growth,
-        growth_commands=GrowthCommands(session_factory, table),
+        growth_commands=GrowthCommands(session_factory, table, growth),
     )
     return services

@@ -13,12 +13,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.growth.table import CommandInput, FollowUpRequest
+from bot.growth.forms import NUDGE_ANSWERS
+from bot.growth.table import CommandInput
 from bot.ids import ActionId, CallbackId
 from bot.services import Services
 from handlers.payload import action_value, request_ids
 
-ANSWERS = {ActionId.NUDGE_DONE: "done", ActionId.NUDGE_SKIP: "skipped", ActionId.NUDGE_SNOOZE: "snoozed"}
 PARSED = "growth_command"  # the context key for the ack's parse, when the request needs a follow-up
 
 Payload = dict[str, Any]
@@ -44,11 +44,7 @@ def register(app: App, services: Services) -> None:
     def growth_follow_up(command: Payload, context: BoltContext, client: WebClient, respond: Respond) -> None:
         team_id, user_id = request_ids(command)
         parsed: CommandInput | None = context.get(PARSED)
-        if parsed is None:
-            desk.refresh_timezone(client, team_id, user_id)
-            return
-        request = FollowUpRequest(team_id, user_id, command.get("trigger_id", ""), parsed, client)
-        answer = services.growth_commands.follow_up(request)
+        answer = services.growth_commands.follow_up(team_id, user_id, command.get("trigger_id", ""), parsed, client)
         if answer is not None:
             message = answer.message
             respond(
@@ -64,7 +60,7 @@ def register(app: App, services: Services) -> None:
 
     def answer_ack(ack: Ack, body: Payload) -> None:
         team_id, user_id = request_ids(body)
-        desk.answer_nudge(team_id, user_id, action_value(body), ANSWERS[body["actions"][0]["action_id"]])
+        desk.answer_nudge(team_id, user_id, action_value(body), NUDGE_ANSWERS[body["actions"][0]["action_id"]])
         ack()
 
     def answer_update(body: Payload, client: WebClient) -> None:
@@ -74,7 +70,7 @@ def register(app: App, services: Services) -> None:
             client, team_id, user_id, action_value(body), container.get("channel_id"), container.get("message_ts")
         )
 
-    for action_id in ANSWERS:
+    for action_id in NUDGE_ANSWERS:
         app.action(action_id)(ack=answer_ack, lazy=[answer_update])
 
     def open_reflection(body: Payload, client: WebClient) -> None:
@@ -94,10 +90,7 @@ def register(app: App, services: Services) -> None:
 
     def reflection_after(body: Payload, view: Payload, client: WebClient) -> None:
         team_id, user_id = request_ids(body)
-        metadata = view.get("private_metadata") or ""
-        if metadata.isdigit():
-            desk.update_nudge(client, int(metadata), None, None)
-        desk.publish_home(client, team_id, user_id)
+        desk.after_reflection(client, team_id, user_id, view.get("private_metadata") or "")
 
     app.view(CallbackId.REFLECTION)(ack=reflection_ack, lazy=[reflection_after])
 

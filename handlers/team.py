@@ -37,6 +37,7 @@ def register(app: App, services: Services) -> None:
             team_id, user_id = request_ids(body)
             invitations.answer(team_id, user_id, action_value(body), accept)
             ack()
+            services.people.seen(team_id, user_id)  # answering an invitation can be a first use
 
         return ack_answer
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content.records import Content
@@ -16,6 +17,7 @@ from bot.storage import engine as db
 from bot.storage import people as repo
 from bot.storage.models import Delivery
 from bot.team import follows
+from bot.testing.fakeslack import FakeSlack
 from tests import factories
 from tests.test_growth_forms import setup_values
 
@@ -120,3 +122,22 @@ def test_forget_deletes_the_person(desk: GrowthDesk, sessions: sessionmaker[Sess
     desk.forget(TEAM, "U0001")
     with sessions() as session:
         assert repo.get_person(session, TEAM, "U0001") is None
+
+
+def test_after_a_reflection_only_the_authors_own_nudge_is_redrawn(
+    desk: GrowthDesk, sessions: sessionmaker[Session], nudge_id: int, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("U0001")
+    client = WebClient(token="xoxb-test", base_url=fake_slack.url)
+    posted = client.chat_postMessage(channel="U0001", text="the nudge")
+    channel, ts = str(posted["channel"]), str(posted["ts"])
+    with sessions.begin() as session:
+        sent = session.get(Delivery, nudge_id)
+        assert sent is not None
+        sent.channel_id, sent.message_ts = channel, ts
+    desk.after_reflection(client, TEAM, "USTRANGER", str(nudge_id))  # someone else's metadata: no redraw
+    desk.after_reflection(client, TEAM, "U0001", "mangled")
+    assert fake_slack.calls_to("chat.update") == [] and len(fake_slack.calls_to("views.publish")) == 2
+    desk.after_reflection(client, TEAM, "U0001", str(nudge_id))
+    (update,) = fake_slack.calls_to("chat.update")
+    assert update.params["channel"] == channel and update.params["ts"] == ts

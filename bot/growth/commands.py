@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import growth as rg
@@ -63,9 +64,10 @@ def growth_table(entries: tuple[GrowthEntry, ...]) -> GrowthTable:
 class GrowthCommands:
     """Runs /growth: the ack's answer from one parse, and the follow-up from that same parse."""
 
-    def __init__(self, session_factory: sessionmaker[Session], table: GrowthTable) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], table: GrowthTable, desk: GrowthDesk) -> None:
         self.session_factory = session_factory
         self.table = table
+        self.desk = desk
 
     def answer(self, team_id: str, user_id: str, text: str, now: datetime | None = None) -> tuple[CommandInput, Reply]:
         command = self.table.parse(text)
@@ -77,9 +79,16 @@ class GrowthCommands:
                 reply = text_reply(exc.message)
         return command, reply
 
-    def follow_up(self, request: FollowUpRequest) -> FollowUpAnswer | None:
-        work = self.table.entry(request.command.name).follow_up
-        return work(request) if work else None
+    def follow_up(
+        self, team_id: str, user_id: str, trigger_id: str, parsed: CommandInput | None, client: WebClient
+    ) -> FollowUpAnswer | None:
+        """The Web API work after the ack: the parsed subcommand's follow-up when it has one; otherwise a
+        fresh look at the person's Slack time zone, which may have changed since the plan was made."""
+        if parsed is None:
+            self.desk.refresh_timezone(client, team_id, user_id)
+            return None
+        work = self.table.entry(parsed.name).follow_up
+        return work(FollowUpRequest(team_id, user_id, trigger_id, parsed, client)) if work else None
 
 
 def growth_entries(

@@ -173,6 +173,17 @@ class GrowthDesk:
                 return
         self.update_nudge(client, delivery_id, channel, ts)
 
+    def after_reflection(self, client: WebClient, team_id: str, user_id: str, private_metadata: str) -> None:
+        """After a reflection is saved: redraw the person's own nudge DM it was about (if any; nobody
+        else's), then their App Home."""
+        delivery_id = delivery_id_of(private_metadata)
+        if delivery_id is not None:
+            with self.session_factory() as session:
+                own = self._own_prompt_text(session, team_id, user_id, delivery_id) is not None
+            if own:
+                self.update_nudge(client, delivery_id, None, None)
+        self.publish_home(client, team_id, user_id)
+
     def update_nudge(self, client: WebClient, delivery_id: int, channel: str | None, ts: str | None) -> None:
         """Redraw a nudge DM with its answer and reflection (the channel and ts default to the stored ones)."""
         with self.session_factory() as session:

@@ -10,6 +10,9 @@ from bot.content.records import Content
 from bot.ids import ActionId, BlockId, whole_number
 
 # RefusedError.field -> the block its message shows under
+NUDGE_ANSWERS = {ActionId.NUDGE_DONE: "done", ActionId.NUDGE_SKIP: "skipped", ActionId.NUDGE_SNOOZE: "snoozed"}
+"""What each answer button on a weekly nudge records."""
+
 FIELD_BLOCKS = {"level": BlockId.SETUP_LEVEL, "target": BlockId.SETUP_TARGET, "focus": BlockId.SETUP_FOCUS}
 
 Values = dict[str, Any]  # view.state.values, as Slack sends it
