@@ -15,6 +15,7 @@ from bot.clock import PassReport
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult
 from bot.clock.nudges import NudgeJob
 from bot.clock.outbox import STALE_CLAIM, backoff
+from bot.growth import account
 from bot.growth import plans as growth
 from bot.schedule import zone
 from bot.storage.models import Delivery, Person, Plan, Reflection
@@ -280,7 +281,7 @@ def test_forget_leaves_nothing_behind(world: World) -> None:
         person = growth.ensure_person(session, "T0001", "U1")
         growth.add_reflection(session, person, world.delivery("U1")[0].id, "learned a lot", shared=False)
     with world.sessions.begin() as session:
-        assert growth.forget(session, "T0001", "U1")
+        assert account.forget(session, "T0001", "U1")
     with world.sessions() as session:
         assert session.execute(select(func.count()).select_from(Person).where(Person.user_id == "U1")).scalar() == 0
         for model in (Plan, Delivery, Reflection):

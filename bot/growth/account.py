@@ -1,5 +1,6 @@
-"""A person's own data: the export behind `/growth export`. Sections owned by other features (the
-team's follows and digest) are handed in by the caller, so growth never imports them."""
+"""A person's own data: the export behind `/growth export` and the deletion behind `/growth forget`.
+Export sections owned by other features (the team's follows and digest) are handed in by the caller, so
+growth never imports them; forget deletes the person's rows in every table, children first."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from bot.growth.plans import deliveries_of, get_plan, reflections_of
-from bot.storage.models import Person, Workspace
+from bot.storage import people as repo
+from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace
 
 # More sections for the export, from features built on growth (team: following, followers, digest).
 ExportSections = Callable[[Session, Person], dict[str, Any]]
@@ -61,3 +64,18 @@ def export(session: Session, person: Person, more: ExportSections | None = None)
         ],
         **(more(session, person) if more else {}),
     }
+
+
+def forget(session: Session, team_id: str, user_id: str) -> bool:
+    """Delete everything stored about one person. Children first, so it holds without FK cascades too."""
+    person = repo.get_person(session, team_id, user_id, lock=True)
+    if person is None:
+        return False
+    session.execute(delete(Reflection).where(Reflection.person_id == person.id))
+    session.execute(delete(Follow).where(or_(Follow.follower_id == person.id, Follow.report_id == person.id)))
+    session.execute(delete(DigestDelivery).where(DigestDelivery.person_id == person.id))
+    session.execute(delete(DigestPlan).where(DigestPlan.person_id == person.id))
+    session.execute(delete(Delivery).where(Delivery.person_id == person.id))
+    session.execute(delete(Plan).where(Plan.person_id == person.id))
+    session.execute(delete(Person).where(Person.id == person.id))
+    return True

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import growth as rg
 from bot.content.records import Content
 from bot.errors import RefusedError
+from bot.growth import account
 from bot.growth import plans as growth
 from bot.growth.forms import FIELD_BLOCKS, SetupForm, Values, delivery_id_of, parse_reflection, parse_setup
 from bot.growth.onboarding import slack_timezone
@@ -105,7 +106,7 @@ class GrowthDesk:
 
     def forget(self, team_id: str, user_id: str) -> None:
         with self.session_factory.begin() as session:
-            growth.forget(session, team_id, user_id)
+            account.forget(session, team_id, user_id)
 
     def set_timezone(self, team_id: str, user_id: str, tz: str) -> None:
         """A user_change event: the plan follows the new zone; an unknown person stays unknown."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.growth import PlanView
@@ -15,7 +15,7 @@ from bot.content.records import Content
 from bot.errors import InvalidPlan, NotFound, NotYours
 from bot.schedule import describe, next_occurrence
 from bot.storage import people as repo
-from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, utcnow
+from bot.storage.models import Delivery, DigestPlan, Person, Plan, Reflection, utcnow
 
 DEFAULT_WEEKDAY = 0
 DEFAULT_TIME = "10:00"
@@ -309,18 +309,3 @@ def answer_delivery(
     else:
         delivery.remind_at = None
     return delivery
-
-
-def forget(session: Session, team_id: str, user_id: str) -> bool:
-    """Delete everything stored about one person. Children first, so it holds without FK cascades too."""
-    person = repo.get_person(session, team_id, user_id, lock=True)
-    if person is None:
-        return False
-    session.execute(delete(Reflection).where(Reflection.person_id == person.id))
-    session.execute(delete(Follow).where(or_(Follow.follower_id == person.id, Follow.report_id == person.id)))
-    session.execute(delete(DigestDelivery).where(DigestDelivery.person_id == person.id))
-    session.execute(delete(DigestPlan).where(DigestPlan.person_id == person.id))
-    session.execute(delete(Delivery).where(Delivery.person_id == person.id))
-    session.execute(delete(Plan).where(Plan.person_id == person.id))
-    session.execute(delete(Person).where(Person.id == person.id))
-    return True
