@@ -141,6 +141,9 @@ def compare_processes(fake: FakeSlack, db_dir: str, total: int) -> bool:
         try:
             for name, server in servers.items():
                 payload = request_bytes(command, text)
+                # every process warm (its first request pays Bolt's auth.test and a cold render cache), not only
+                # the one the sequential warm-up in load() happens to reach
+                load(server.port, payload, PROCESS_CLIENTS, 100 * processes)
                 results[(name, processes)] = load(server.port, payload, PROCESS_CLIENTS, total)
         finally:
             for server in servers.values():
