@@ -72,13 +72,17 @@ class Settings:
 
         port_text = env.get("PORT", "").strip() or "3000"
         port = 0
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
             problems.append(f"PORT must be a port number from 1 to 65535, got {port_text!r}.")
         else:
             port = int(port_text)
 
         threads_text = env.get("WEB_THREADS", "").strip() or "8"
-        threads = int(threads_text) if threads_text.isdigit() and 0 < int(threads_text) <= 256 else 0
+        threads = (
+            int(threads_text)
+            if threads_text.isascii() and threads_text.isdigit() and 0 < int(threads_text) <= 256
+            else 0
+        )
         if not threads:
             problems.append(f"WEB_THREADS must be a whole number from 1 to 256, got {threads_text!r}.")
 

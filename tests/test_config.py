@@ -37,6 +37,8 @@ def test_defaults():
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
         ({**GOOD, "SLACK_BOT_TOKEN": "xoxp-user"}, "must be a bot token"),
         ({**GOOD, "PORT": "eighty"}, "PORT must be a port number"),
+        ({**GOOD, "PORT": "³"}, "PORT must be a port number"),  # a digit int() refuses: a message, not a crash
+        ({**GOOD, "WEB_THREADS": "²"}, "WEB_THREADS must be a whole number"),
         ({**GOOD, "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({**GOOD, "DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
         ({**GOOD, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL must be an http(s) URL"),
