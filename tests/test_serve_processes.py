@@ -17,7 +17,7 @@ from bot.storage.models import utcnow
 from bot.testing.fakeslack import FakeSlack
 from bot.web.clockseat import ClockSeat
 from tests.server import RunningServer, start_server
-from tests.waiting import stays, wait_until
+from tests.waiting import wait_until
 
 SERVE = [sys.executable, "-m", "bot", "serve"]
 
@@ -94,52 +94,79 @@ def stop_cleanly(server: RunningServer, pids: list[int]) -> None:
     assert "Traceback" not in server.log() and "ERROR" not in server.log()
 
 
+def started_clocks(server: RunningServer) -> int:
+    return server.log().count("apscheduler.scheduler: Scheduler started")
+
+
+def finished_passes(server: RunningServer) -> int:
+    return server.log().count('" executed successfully')
+
+
 def test_two_processes_answer_and_one_clock_sends_a_due_nudge_once(database_url, fake_slack, content):
     user = add_due_plan(database_url, content)
-    server = start_server(fake_slack.url, database_url, command=SERVE, WEB_CONCURRENCY="2", WEB_THREADS="4")
+    server = start_server(
+        fake_slack.url, database_url, command=SERVE, WEB_CONCURRENCY="2", WEB_THREADS="4", LOG_LEVEL="INFO"
+    )
     seen: dict[int, bool] = {}
     try:
         seen = processes(server, 2)
         assert len(seen) == 2 and server.process.pid not in seen  # two workers under the arbiter
+        # a worker starts its clock before it serves: both serve, so every clock there will be has started
+        assert started_clocks(server) == 1, server.log()
         for _ in range(20):
             reply = server.sender.command("/ladder", "senior")
             assert reply.status == 200 and "blocks" in reply.json()
         [nudge] = wait_until(lambda: nudges_to(fake_slack, user), 30, what="the due nudge")
         assert clock_process(server, 2) in seen
-        assert stays(lambda: len(nudges_to(fake_slack, user)) == 1, 1.5)  # and never a second time
+        wait_until(lambda: finished_passes(server) == 1, 30, what="the clock's first pass to finish")
     finally:
         stop_cleanly(server, list(seen))
+    # every process is gone, so nothing more can come: never a second time over the server's whole life
+    assert len(nudges_to(fake_slack, user)) == 1
+    assert started_clocks(server) == 1 and finished_passes(server) == 1, server.log()
 
 
 def test_no_clock_runs_none_in_any_process(database_url, fake_slack, content):
     user = add_due_plan(database_url, content)
-    server = start_server(fake_slack.url, database_url, command=[*SERVE, "--no-clock"], WEB_CONCURRENCY="2")
+    server = start_server(
+        fake_slack.url, database_url, command=[*SERVE, "--no-clock"], WEB_CONCURRENCY="2", LOG_LEVEL="INFO"
+    )
     seen: dict[int, bool] = {}
     try:
         seen = processes(server, 2)
         assert not any(seen.values())
-        # a clock's first pass runs as it starts: within a second or two of the worker serving
-        assert stays(lambda: not nudges_to(fake_slack, user), 2)
+        # a worker would start a clock before it serves, and a clock's first pass runs as it starts
+        assert started_clocks(server) == 0, server.log()
     finally:
         stop_cleanly(server, list(seen))
+    # every process is gone, so nothing more can come: no clock, no pass, no nudge over the server's whole life
+    assert started_clocks(server) == 0 and "run_pass_safely" not in server.log(), server.log()
+    assert not nudges_to(fake_slack, user)
 
 
 def test_a_killed_clock_process_hands_the_clock_on_without_a_second_send(database_url, fake_slack, content):
     user = add_due_plan(database_url, content)
-    server = start_server(fake_slack.url, database_url, command=SERVE, WEB_CONCURRENCY="2")
+    server = start_server(fake_slack.url, database_url, command=SERVE, WEB_CONCURRENCY="2", LOG_LEVEL="INFO")
+    pids: list[int] = []
     try:
         wait_until(lambda: nudges_to(fake_slack, user), 30, what="the due nudge")
         first = clock_process(server, 2)
+        wait_until(lambda: finished_passes(server) == 1, 30, what="the first clock's first pass to finish")
         os.kill(first, signal.SIGKILL)  # a crash: no hook runs; the kernel frees the seat
         wait_until(lambda: gone(first), 10, what="the killed process to go")
         second = clock_process(server, 2)
         assert second != first
-        assert stays(lambda: len(nudges_to(fake_slack, user)) == 1, 3)
+        # the new clock's first pass runs as it starts: once it has finished, the due nudge was looked at again
+        wait_until(lambda: finished_passes(server) == 2, 30, what="the second clock's first pass to finish")
+        assert started_clocks(server) == 2, server.log()
         pids = list(processes(server, 2))
     finally:
         server.stop()
     assert server.process.returncode == 0
     assert all(wait_until(lambda pid=pid: gone(pid), 10) for pid in pids)
+    # every process is gone, so nothing more can come: one send over the server's whole life
+    assert len(nudges_to(fake_slack, user)) == 1
+    assert finished_passes(server) == 2, server.log()
 
 
 def test_sqlite_is_migrated_once_by_the_arbiter_not_per_process(databases, fake_slack):
