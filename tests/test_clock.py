@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.clock import PassReport
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult
 from bot.clock.nudges import NudgeJob
-from bot.clock.outbox import STALE_CLAIM, backoff
+from bot.clock.outbox import LEASE, Lease, backoff
 from bot.growth import account
 from bot.growth import plans as growth
 from bot.schedule import zone
@@ -203,7 +203,7 @@ def test_crash_after_slack_accepted_but_before_the_record(world: World) -> None:
         metadata={"event_type": "ladderbot_nudge", "event_payload": {"delivery_id": delivery_id}},
     )
     assert world.new_clock().run_pass(MONDAY_10_UTC + timedelta(minutes=1)).sent == 0  # claim not stale yet
-    report = world.new_clock().run_pass(MONDAY_10_UTC + STALE_CLAIM + timedelta(minutes=1))
+    report = world.new_clock().run_pass(MONDAY_10_UTC + LEASE + timedelta(minutes=1))
     assert report.recovered == 1 and report.sent == 0
     assert world.dms() == {"D1": 1}
     assert world.delivery("U1")[0].status == "sent"
@@ -214,7 +214,7 @@ def test_crash_before_slack_got_it_sends_it_after_the_claim_goes_stale(world: Wo
     clock = world.clock
     clock.nudges.schedule_batch(MONDAY_10_UTC, PassReport())  # one plan: one batch
     clock.nudges.sender.claim(MONDAY_10_UTC)  # ...and the process died here
-    report = world.new_clock().run_pass(MONDAY_10_UTC + STALE_CLAIM + timedelta(minutes=1))
+    report = world.new_clock().run_pass(MONDAY_10_UTC + LEASE + timedelta(minutes=1))
     assert report.sent == 1 and world.dms() == {"D1": 1}
 
 
@@ -327,10 +327,10 @@ def test_many_batches_scheduled_while_earlier_ones_are_sent(world: World) -> Non
 class _SenderWithABug(NudgeSender):
     """A sender whose send step raises for one delivery, as a bug in our own code would."""
 
-    def send(self, item: ClaimedNudge, now: datetime) -> SendResult:
+    def send(self, item: ClaimedNudge, now: datetime, lease: Lease | None = None) -> SendResult:
         if item.user_id == "UBUG":
             raise RuntimeError("a bug")
-        return super().send(item, now)
+        return super().send(item, now, lease)
 
 
 def test_a_bug_in_one_send_neither_hangs_the_pass_nor_strands_the_row(world: World) -> None:

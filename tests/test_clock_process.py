@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.clock.outbox import LEASE
 from bot.storage.models import utcnow
 from tests.clockworld import MONDAY_10_UTC, World
 from tests.server import server_env
@@ -70,9 +71,11 @@ def test_sigkill_in_the_middle_of_a_pass(world: World) -> None:
     sent_before = world.sent()
     assert 0 < sent_before < people
     world.fake.slow("chat.postMessage", 0)
-    restarted = run_due(world, MONDAY_10_UTC + timedelta(minutes=1))  # restarted at once
+    # restarted at once: the dead clock claimed all 30 in one batch, and its lease has not expired yet
+    restarted = run_due(world, MONDAY_10_UTC + timedelta(minutes=1))
     assert restarted.wait(60) == 0, restarted.output()
-    later = run_due(world, MONDAY_10_UTC + timedelta(minutes=20))  # after in-flight claims went stale
+    assert world.sent() == sent_before
+    later = run_due(world, MONDAY_10_UTC + LEASE + timedelta(minutes=1))  # no longer renewed: the lease expired
     assert later.wait(60) == 0, later.output()
     assert world.dms() == {f"D{i:03d}": 1 for i in range(people)}  # nobody twice, nobody missing
     assert {d.status for i in range(people) for d in world.delivery(f"U{i:03d}")} == {"sent"}

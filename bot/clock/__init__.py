@@ -1,7 +1,7 @@
 """The clock: everything the bot sends on its own, on time, exactly once.
 
-- outbox: the machinery every job shares: claim tokens (stamp, claim), backoff, the look in a DM's
-  history before a resend, the errors that will not pass.
+- outbox: the machinery every job shares: claim tokens (stamp, claim) held under a `Lease` the pass renews
+  while alive, backoff, the look in a DM's history before a resend, the errors that will not pass.
 - nudges (with nudge_sender): the weekly nudge job; reminders: "Remind me tomorrow"; digests: the
   weekly team digest.
 - scheduler: `Clock`, the pass that runs each job (also as a dry run, and `send_now` for /growth now),

@@ -6,12 +6,13 @@ PostgreSQL), then sent in two recorded steps: the summary message (with the row 
 the chart (a PNG named after the row). Each step is written to the database as soon as Slack accepts it,
 and a retry after a crash first looks in the DM's history for the step it may have done already, by that
 metadata or that file name. The summary is built at send time, so it shows only who has accepted then.
+Claims are held under the pass's lease (bot.clock.outbox.Lease) and checked just before each step is sent.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -23,9 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks.chart import engagement_chart
 from bot.blocks.team import TeamSummary, build_team_summary
 from bot.clock.outbox import (
+    LEASE,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
     Backoff,
+    Lease,
     claim,
     find_in_history,
     has_metadata,
@@ -56,9 +59,16 @@ class DigestJob:
     """Schedules due digest plans and sends their digests, against one database and one Slack client."""
 
     def __init__(
-        self, session_factory: sessionmaker[Session], client: WebClient, content: Content, *, backoff: Backoff
+        self,
+        session_factory: sessionmaker[Session],
+        client: WebClient,
+        content: Content,
+        *,
+        backoff: Backoff,
+        lease: timedelta = LEASE,
     ):
         self.session_factory = session_factory
+        self.lease = lease
         self.client = client
         self.content = content
         self.backoff = backoff
@@ -66,12 +76,13 @@ class DigestJob:
 
     def run(self, now: datetime, report: PassReport) -> None:
         self._schedule(now, report)
-        while True:
-            claimed = self._claim(now)
-            for digest_id, token in claimed:
-                self._send(digest_id, token, now, report)
-            if len(claimed) < BATCH:
-                return
+        with Lease(self.session_factory, now, self.lease) as lease:
+            while True:
+                claimed = self._claim(now, lease)
+                for digest_id, token in claimed:
+                    self._send(digest_id, token, now, report, lease)
+                if len(claimed) < BATCH:
+                    return
 
     # schedule ------------------------------------------------------------------------------------
 
@@ -102,11 +113,13 @@ class DigestJob:
             if len(plans) < BATCH:
                 return
 
-    def _claim(self, now: datetime) -> list[tuple[int, str]]:
+    def _claim(self, now: datetime, lease: Lease) -> list[tuple[int, str]]:
         token = new_claim_token()
         with self.session_factory.begin() as session:
-            claim(session, DigestDelivery, now, BATCH, token)
+            claim(session, DigestDelivery, now, BATCH, token, at=lease.clock(), lease=lease.length)
             ids = session.execute(select(DigestDelivery.id).where(DigestDelivery.claim_token == token)).scalars().all()
+        if ids:
+            lease.hold(DigestDelivery, token)
         return [(i, token) for i in ids]
 
     # send ----------------------------------------------------------------------------------------
@@ -125,7 +138,7 @@ class DigestJob:
             assert isinstance(result, CursorResult)  # an UPDATE's result: it carries the row count
             return bool(result.rowcount)
 
-    def _send(self, digest_id: int, token: str, now: datetime, report: PassReport) -> None:
+    def _send(self, digest_id: int, token: str, now: datetime, report: PassReport, lease: Lease) -> None:
         with self.session_factory() as session:
             digest, person, team_id = session.execute(
                 select(DigestDelivery, Person, Workspace.team_id)
@@ -144,6 +157,9 @@ class DigestJob:
         if not summary.reports and not summary.pending:
             self._write(digest_id, token, status="empty", claim_token=None)  # nobody to report on: no DM
             return
+        if not lease.owns(DigestDelivery, digest_id, token):
+            logger.warning("team digest %s was taken by another clock; not sent", digest_id)
+            return
         try:
             if message_ts is None:
                 message_ts, channel = self._post_summary(digest_id, user_id, channel, attempts, summary, tz)
@@ -153,6 +169,8 @@ class DigestJob:
             if channel is None:  # never so far: the channel is recorded with the summary's ts
                 channel = self._open_dm(user_id)
             if chart_id is None and summary.reports:
+                if not lease.owns(DigestDelivery, digest_id, token):  # the summary went; the chart is the taker's
+                    return
                 chart_id = self._send_chart(digest_id, channel, summary, attempts)
             self._write(
                 digest_id, token, status="sent", chart_file_id=chart_id, sent_at=utcnow(), claim_token=None, error=None

@@ -2,8 +2,8 @@
 what came of a batch of them.
 
 `send` does no database work, so the send pool runs it in many threads at once; claiming and recording
-are short transactions on the pass's own thread. An outcome is written only where the pass still holds
-the row's claim token.
+are short transactions on the pass's own thread. Just before posting, `send` checks (one primary-key read)
+that the row still carries the pass's token under a live lease; an outcome is written only where it does.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from bot.clock.outbox import (
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
     Backoff,
+    Lease,
     claim,
     find_in_history,
     has_metadata,
+    holds,
     new_claim_token,
     slack_error,
     too_late,
@@ -59,7 +61,7 @@ class ClaimedNudge:
 @dataclass(frozen=True)
 class SendResult:
     item: ClaimedNudge
-    outcome: str  # sent, recovered, retrying, failed, missed: the PassReport counter to bump
+    outcome: str  # sent, recovered, retrying, failed, missed, lost: the PassReport counter to bump
     channel: str | None = None
     ts: str | None = None
     error: str | None = None
@@ -115,15 +117,24 @@ class NudgeSender:
         self.batch_size = batch_size
         self.backoff = backoff
 
-    def claim(self, now: datetime) -> list[ClaimedNudge]:
-        """Up to one batch of due (or stale) rows, stamped with a new token in one transaction."""
+    def claim(self, now: datetime, lease: Lease | None = None) -> list[ClaimedNudge]:
+        """Up to one batch of due (or stale) rows, stamped with a new token in one transaction and held under
+        `lease` from then on (none: a claim that is never renewed, as a clock that dies right after makes)."""
         token = new_claim_token()
         with self.session_factory.begin() as session:
-            claim(session, Delivery, now, self.batch_size, token)
-            return load_claimed(session, token)
+            if lease is None:
+                claim(session, Delivery, now, self.batch_size, token)
+            else:
+                claim(session, Delivery, now, self.batch_size, token, at=lease.clock(), lease=lease.length)
+            claimed = load_claimed(session, token)
+        if lease is not None and claimed:
+            lease.hold(Delivery, token)
+        return claimed
 
-    def send(self, item: ClaimedNudge, now: datetime) -> SendResult:
-        """Slack I/O for one claimed delivery; no database work here (it runs in the send pool)."""
+    def send(self, item: ClaimedNudge, now: datetime, lease: Lease | None = None) -> SendResult:
+        """Slack I/O for one claimed delivery; no database work but the ownership check before the post (it
+        runs in the send pool): the row still carries our token (under `lease`, a live one; without, the
+        token alone). A row this pass no longer owns is `lost`: not sent, not recorded."""
         prompt = self.content.prompt(item.prompt_id)
         if prompt is None:
             return SendResult(item, "failed", error="prompt_removed")
@@ -139,6 +150,9 @@ class NudgeSender:
                 if ts:
                     return SendResult(item, "recovered", channel=channel, ts=ts, new_channel=opened)
             message = build_nudge(self.content, prompt, item.delivery_id)
+            if not self.owns(item, lease):
+                logger.warning("delivery %s was taken by another clock; not sent", item.delivery_id)
+                return SendResult(item, "lost", error="claim_lost", new_channel=opened)
             response = self.client.chat_postMessage(
                 channel=channel or item.user_id,  # a user id: Slack posts to the app's DM and names it
                 text=message.text,
@@ -155,6 +169,11 @@ class NudgeSender:
             return replace(retry_or_give_up(item, error), new_channel=opened)
         except (SlackClientError, OSError) as exc:
             return replace(retry_or_give_up(item, type(exc).__name__), new_channel=opened)
+
+    def owns(self, item: ClaimedNudge, lease: Lease | None) -> bool:
+        if lease is None:
+            return holds(self.session_factory, Delivery, item.delivery_id, item.claim_token)
+        return lease.owns(Delivery, item.delivery_id, item.claim_token)
 
     def open_dm(self, user_id: str) -> str:
         """The DM channel's id from conversations.open (Tier 3, about 50 a minute: the first week's bottleneck

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
 
 from sqlalchemy import Row, select, update
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult, load_claimed, retry_or_give_up
-from bot.clock.outbox import is_postgres, new_claim_token, owed_row
+from bot.clock.outbox import LEASE, Lease, is_postgres, new_claim_token, owed_row
 from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.growth.plans import plan_state
@@ -109,9 +109,16 @@ class NudgeJob:
     """Schedules due plans and sends their nudges, against one database and one sender."""
 
     def __init__(
-        self, session_factory: sessionmaker[Session], sender: NudgeSender, content: Content, *, send_workers: int
+        self,
+        session_factory: sessionmaker[Session],
+        sender: NudgeSender,
+        content: Content,
+        *,
+        send_workers: int,
+        lease: timedelta = LEASE,
     ):
         self.session_factory = session_factory
+        self.lease = lease
         self.sender = sender
         self.content = content
         self.batch_size = sender.batch_size
@@ -122,17 +129,22 @@ class NudgeJob:
         """Schedule due plans and send pending deliveries, overlapped: the send pool is kept fed by claiming
         the next batch while the last is still being sent, the time it spends waiting on Slack is used to
         schedule the next batch of plans, and outcomes are recorded as they come in (a crash then leaves
-        only the few in flight as stale claims)."""
+        only the few in flight as stale claims). Every claim is held under one lease, renewed until the pass
+        ends, so no other clock takes a row this pass may still send."""
+        with Lease(self.session_factory, now, self.lease) as lease:
+            self._run(now, report, lease)
+
+    def _run(self, now: datetime, report: PassReport, lease: Lease) -> None:
         queue = SendQueue(record_every=RECORD_EVERY, low_water=self.send_workers * 4)
         scheduling = self.schedule_batch(now, report)
         exhausted = False
         with ThreadPoolExecutor(max_workers=self.send_workers, thread_name_prefix="nudge-send") as pool:
             while True:
                 if not exhausted and queue.in_flight <= queue.low_water:
-                    claimed = self.sender.claim(now)
+                    claimed = self.sender.claim(now, lease)
                     queue.started(len(claimed))
                     for item in claimed:
-                        pool.submit(self._send_into, queue, item, now)
+                        pool.submit(self._send_into, queue, item, now, lease)
                     if not claimed:
                         if scheduling:
                             scheduling = self.schedule_batch(now, report)
@@ -179,13 +191,15 @@ class NudgeJob:
             )
             session.flush()
             [item] = load_claimed(session, token)
-        result = self.sender.send(item, now)
-        self.sender.record([result], now, PassReport())
+        with Lease(self.session_factory, now, self.lease) as lease:
+            lease.hold(Delivery, token)
+            result = self.sender.send(item, now, lease)
+            self.sender.record([result], now, PassReport())
         return "sent" if result.outcome in ("sent", "recovered") else result.outcome
 
-    def _send_into(self, queue: SendQueue, item: ClaimedNudge, now: datetime) -> None:
+    def _send_into(self, queue: SendQueue, item: ClaimedNudge, now: datetime, lease: Lease) -> None:
         try:
-            result = self.sender.send(item, now)
+            result = self.sender.send(item, now, lease)
         except Exception as exc:  # a bug must not strand the row as 'sending' or hang the pass
             logger.exception("sending delivery %s failed", item.delivery_id)
             result = retry_or_give_up(item, type(exc).__name__)

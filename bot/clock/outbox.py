@@ -2,29 +2,42 @@
 attempts, and the look in a DM's history before anything is sent a second time.
 
 A send is always: a row committed first (keyed so that a repeat is a no-op), then claimed by one statement
-that stamps a token, then sent, then recorded only where this pass still holds the token. A claim whose clock
-died goes stale after STALE_CLAIM and is taken again; before resending such a row the job looks for the first
-try in the DM's history (`find_in_history`), so the one window left is a crash between Slack's answer and
-the record, with Slack's history not yet showing the message.
+that stamps a token, then sent, then recorded only where this pass still holds the token. A claim is a lease
+(`Lease`): the pass renews `claimed_at` for its tokens every third of LEASE while it is alive, however long it
+runs at Slack's pace, and checks just before each send that the row still carries its token. Only a dead
+clock's claims stop being renewed, go stale one LEASE later and are taken again; before resending such a row
+the job looks for the first try in the DM's history (`find_in_history`), so the one window left is a crash
+between Slack's answer and the record, with Slack's history not yet showing the message.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.schedule import week_key
 from bot.storage.models import Delivery, DigestDelivery
 
+logger = logging.getLogger(__name__)
+
 LATE_LIMIT = timedelta(days=3)  # a send later than this is recorded as missed, not sent
-STALE_CLAIM = timedelta(minutes=15)  # longer than any send with its retries (timeouts, Retry-After)
+# A claim not renewed for this long belongs to a dead clock: a live one renews every LEASE / 3, so a renewal
+# may fail (a locked SQLite, a slow query) twice before its claims are at risk, and a crashed clock's rows
+# wait only this long to be taken again.
+LEASE = timedelta(minutes=2)
+STALE_CLAIM = LEASE  # how long after its last renewal a claim is taken again (the older name, kept for callers)
 MAX_ATTEMPTS = 8
 HISTORY_LOOKBACK = 50  # messages of the DM searched for an earlier try
 # Errors that will not go away by retrying: the person cannot be reached (or our token is dead).
@@ -81,21 +94,108 @@ def stamp(session: Session, model: OutboxModel, eligible: Select[int], **values:
     )
 
 
-def claim(session: Session, model: OutboxModel, now: datetime, limit: int, token: str) -> None:
-    """Stamp up to `limit` rows of a delivery table with our claim token: pending rows due for an attempt,
-    and rows whose claim went stale because the clock holding them died mid-send."""
+def claim(
+    session: Session,
+    model: OutboxModel,
+    now: datetime,
+    limit: int,
+    token: str,
+    *,
+    at: datetime | None = None,
+    lease: timedelta = LEASE,
+) -> None:
+    """Stamp up to `limit` rows of a delivery table with our claim token: pending rows due for an attempt at
+    `now` (the pass's time), and rows whose lease expired because the clock holding them died (not renewed
+    for `lease` before `at`, the pass's clock as it runs on: `Lease.clock`)."""
+    at = at or now
     eligible = (
         select(model.id)
         .where(
             or_(
                 and_(model.status == "pending", or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)),
-                and_(model.status == "sending", model.claimed_at < now - STALE_CLAIM),
+                and_(model.status == "sending", model.claimed_at < at - lease),
             )
         )
         .order_by(model.id)
         .limit(limit)
     )
-    stamp(session, model, eligible, status="sending", claimed_at=now, claim_token=token, attempts=model.attempts + 1)
+    stamp(session, model, eligible, status="sending", claimed_at=at, claim_token=token, attempts=model.attempts + 1)
+
+
+def holds(
+    session_factory: sessionmaker[Session],
+    model: OutboxModel,
+    row_id: int,
+    token: str,
+    *,
+    renewed_since: datetime | None = None,
+) -> bool:
+    """Whether the row is still `sending` under `token` (and, if given, was renewed since then)."""
+    conditions = [model.id == row_id, model.claim_token == token, model.status == "sending"]
+    if renewed_since is not None:
+        conditions.append(model.claimed_at >= renewed_since)
+    with session_factory() as session:
+        return session.execute(select(model.id).where(*conditions)).first() is not None
+
+
+class Lease:
+    """The claims of one pass, kept alive while the pass is: a daemon thread renews `claimed_at` of every row
+    still `sending` under one of its tokens every third of the lease, and `owns` is the check just before a
+    send. Times are the pass's `now` plus the real time elapsed since, so a pass run at a given moment (tests,
+    `run-due --at`) renews in that moment's frame, as other clocks compare."""
+
+    def __init__(self, session_factory: sessionmaker[Session], now: datetime, length: timedelta = LEASE):
+        self.session_factory = session_factory
+        self.length = length
+        self._now = now
+        self._start = time.monotonic()
+        self._held: dict[OutboxModel, set[str]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, name="claim-lease", daemon=True)
+
+    def clock(self) -> datetime:
+        return self._now + timedelta(seconds=time.monotonic() - self._start)
+
+    def hold(self, model: OutboxModel, token: str) -> None:
+        with self._lock:
+            self._held.setdefault(model, set()).add(token)
+
+    def owns(self, model: OutboxModel, row_id: int, token: str) -> bool:
+        """Whether the row still carries our token under a live lease: one primary-key read, just before a
+        send. A row another clock took (its token changed) or one whose lease lapsed is not sent."""
+        return holds(self.session_factory, model, row_id, token, renewed_since=self.clock() - self.length)
+
+    def renew(self) -> None:
+        """Bump claimed_at of every row still held; a failure is logged and tried again next time (a lease
+        survives two missed renewals)."""
+        with self._lock:
+            held = [(model, list(tokens)) for model, tokens in self._held.items() if tokens]
+        try:
+            with self.session_factory.begin() as session:
+                for model, tokens in held:
+                    session.execute(
+                        update(model)
+                        .where(model.claim_token.in_(tokens), model.status == "sending")
+                        .values(claimed_at=self.clock())
+                        .execution_options(synchronize_session=False)
+                    )
+        except SQLAlchemyError as exc:
+            logger.warning("could not renew the clock's claims: %s", exc)
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stop.wait(self.length.total_seconds() / 3):
+            self.renew()
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def too_late(due_at: datetime, now: datetime) -> bool:

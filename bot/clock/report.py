@@ -13,6 +13,7 @@ class PassReport:
     recovered: int = 0  # stale claims found already delivered in Slack
     retrying: int = 0
     failed: int = 0
+    lost: int = 0  # claims another clock took before the send (never expected while this clock is alive)
     reminders: int = 0
     digests_scheduled: int = 0
     digests_sent: int = 0
@@ -20,7 +21,7 @@ class PassReport:
     would_send: list[tuple[str, str, str]] = field(default_factory=list)  # dry run: (user, week, prompt)
 
     def count(self, outcome: str) -> None:
-        """One more of `outcome` (a weekly nudge's: sent, recovered, retrying, failed or missed)."""
+        """One more of `outcome` (a weekly nudge's: sent, recovered, retrying, failed, missed or lost)."""
         setattr(self, outcome, getattr(self, outcome) + 1)
 
     @property

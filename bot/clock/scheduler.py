@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock.digests import DigestJob
 from bot.clock.nudge_sender import NudgeSender
 from bot.clock.nudges import NudgeJob
-from bot.clock.outbox import Backoff, backoff
+from bot.clock.outbox import LEASE, Backoff, backoff
 from bot.clock.reminders import ReminderJob
 from bot.clock.report import PassReport
 from bot.content.records import Content
@@ -42,13 +42,14 @@ class Clock:
         batch_size: int = 500,
         send_workers: int = 8,
         retry_backoff: Backoff = backoff,
+        lease: timedelta = LEASE,
     ):
         self.session_factory = session_factory
         self.client = client
         sender = NudgeSender(session_factory, client, content, batch_size=batch_size, backoff=retry_backoff)
-        self.nudges = NudgeJob(session_factory, sender, content, send_workers=send_workers)
+        self.nudges = NudgeJob(session_factory, sender, content, send_workers=send_workers, lease=lease)
         self.reminders = ReminderJob(session_factory, client, content, batch_size=batch_size)
-        self.digests = DigestJob(session_factory, client, content, backoff=retry_backoff)
+        self.digests = DigestJob(session_factory, client, content, backoff=retry_backoff, lease=lease)
         self._lock = threading.Lock()
 
     def run_pass(self, now: datetime | None = None, *, dry_run: bool = False) -> PassReport:
