@@ -147,6 +147,7 @@ def cmd_run_due(args: argparse.Namespace) -> int:
             f"retrying {report.retrying}, failed {report.failed}, missed {report.missed}, "
             f"reminders {report.reminders}"
         )
+        print(report.lateness_text())
     return 0
 
 

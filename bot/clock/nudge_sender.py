@@ -67,6 +67,7 @@ class SendResult:
     error: str | None = None
     new_channel: str | None = None
     unreachable: bool = False
+    late: float | None = None  # sent: seconds after its due time, in the pass's frame
 
 
 def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime, int, str | None]:
@@ -161,7 +162,8 @@ class NudgeSender:
             )
             posted_in = str(response["channel"])
             learned = posted_in if posted_in != item.dm_channel_id else None
-            return SendResult(item, "sent", channel=posted_in, ts=response["ts"], new_channel=learned)
+            late = ((lease.clock() if lease else now) - item.due_at).total_seconds()
+            return SendResult(item, "sent", channel=posted_in, ts=response["ts"], new_channel=learned, late=late)
         except SlackApiError as exc:
             error = slack_error(exc)
             if error in PERMANENT_ERRORS:
@@ -214,6 +216,8 @@ class NudgeSender:
                         result.error,
                     )
                 report.count(result.outcome)
+                if result.late is not None:
+                    report.lateness.append(result.late)
 
     def _record_deliveries(
         self, connection: Connection, results: list[SendResult], now: datetime, sent_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -19,6 +20,8 @@ class PassReport:
     digests_sent: int = 0
     digests_failed: int = 0  # failed or to be retried
     would_send: list[tuple[str, str, str]] = field(default_factory=list)  # dry run: (user, week, prompt)
+    # seconds between each nudge's due time and its post, in the pass's frame (its `now` plus the time since)
+    lateness: list[float] = field(default_factory=list, repr=False)
 
     def count(self, outcome: str) -> None:
         """One more of `outcome` (a weekly nudge's: sent, recovered, retrying, failed, missed or lost)."""
@@ -28,3 +31,17 @@ class PassReport:
     def busy(self) -> bool:
         """Whether the pass did anything worth a log line."""
         return bool(self.scheduled or self.sent or self.failed or self.retrying or self.digests_scheduled)
+
+    def late(self, percent: float) -> float | None:
+        """The nearest-rank percentile of the sent nudges' lateness in seconds (100: the latest); None if none."""
+        if not self.lateness:
+            return None
+        ordered = sorted(self.lateness)
+        return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
+    def lateness_text(self) -> str:
+        """'lateness p50 12.0s, p99 1150.3s, max 1190.8s (1000 nudges)', or that nothing was sent."""
+        if not self.lateness:
+            return "lateness: no nudges sent"
+        p50, p99, worst = self.late(50), self.late(99), self.late(100)
+        return f"lateness p50 {p50:.1f}s, p99 {p99:.1f}s, max {worst:.1f}s ({len(self.lateness)} nudges)"

@@ -65,7 +65,7 @@ class Clock:
             self.reminders.run(now, report)
             self.digests.run(now, report)
         if report.busy:
-            logger.info("nudge pass: %s", report)
+            logger.info("nudge pass: %s; %s", report, report.lateness_text())
         return report
 
     def send_now(self, team_id: str, user_id: str, now: datetime | None = None) -> str:
