@@ -4,8 +4,9 @@ A due digest plan becomes a `digest_deliveries` row keyed by (person, ISO week),
 DO NOTHING before anything is sent. The row is claimed with a token (FOR UPDATE SKIP LOCKED on
 PostgreSQL), then sent in two recorded steps: the summary message (with the row id in its metadata), then
 the chart (a PNG named after the row). Each step is written to the database as soon as Slack accepts it,
-and a retry after a crash first looks in the DM's history for the step it may have done already, by that
-metadata or that file name. The summary is built at send time, so it shows only who has accepted then.
+and a retry whose last try's outcome is unknown (a timeout, a dead clock: bot.clock.outbox.outcome_unknown)
+first looks in the DM's history for the step it may have done already, by that metadata or that file name.
+The summary is built at send time, so it shows only who has accepted then.
 Claims are held under the pass's lease (bot.clock.outbox.Lease) and checked just before each step is sent.
 """
 
@@ -34,9 +35,11 @@ from bot.clock.outbox import (
     has_metadata,
     is_postgres,
     new_claim_token,
+    outcome_unknown,
     owed_row,
     slack_error,
     too_late,
+    unknown_outcome,
 )
 from bot.clock.report import PassReport
 from bot.content.records import Content
@@ -147,9 +150,19 @@ class DigestJob:
                 .where(DigestDelivery.id == digest_id)
             ).one()
             summary = team.team_summary(session, self.content, team_id, person.user_id, now)
-            state = (digest.attempts, digest.message_ts, digest.chart_file_id, digest.due_at, digest.channel_id)
+            state = (
+                digest.attempts,
+                digest.error,
+                digest.message_ts,
+                digest.chart_file_id,
+                digest.due_at,
+                digest.channel_id,
+            )
             person_id, user_id, dm_channel, tz = person.id, person.user_id, person.dm_channel_id, person.tz or "UTC"
-        attempts, message_ts, chart_id, due_at, digest_channel = state
+        attempts, last_error, message_ts, chart_id, due_at, digest_channel = state
+        # Read the history before a step only when the last try may have done it unanswered; until this
+        # attempt itself writes to Slack, a failure leaves that question open (`pending_check`).
+        check = pending_check = outcome_unknown(last_error)
         channel = digest_channel or dm_channel
         if too_late(due_at, now):
             self._write(digest_id, token, status="missed", error="too_late", claim_token=None)
@@ -162,7 +175,11 @@ class DigestJob:
             return
         try:
             if message_ts is None:
-                message_ts, channel = self._post_summary(digest_id, user_id, channel, attempts, summary, tz)
+                posted = self._find_summary(digest_id, user_id, channel) if check else None
+                if posted is None:
+                    pending_check = False
+                    posted = self._post_summary(digest_id, user_id, channel, summary, tz)
+                message_ts, channel = posted
                 learned = (person_id, channel) if channel != dm_channel else None
                 if not self._write(digest_id, token, learned, channel_id=channel, message_ts=message_ts):
                     return
@@ -171,30 +188,38 @@ class DigestJob:
             if chart_id is None and summary.reports:
                 if not lease.owns(DigestDelivery, digest_id, token):  # the summary went; the chart is the taker's
                     return
-                chart_id = self._send_chart(digest_id, channel, summary, attempts)
+                chart_id = self._find_chart(digest_id, channel) if check else None
+                pending_check = False
+                chart_id = chart_id or self._send_chart(digest_id, channel, summary)
             self._write(
                 digest_id, token, status="sent", chart_file_id=chart_id, sent_at=utcnow(), claim_token=None, error=None
             )
             report.digests_sent += 1
-        except SlackApiError as exc:
+        except SlackApiError as exc:  # Slack answered: this call posted nothing
             error = slack_error(exc)
-            self._failed(digest_id, token, attempts, error, now, permanent=error in PERMANENT_ERRORS)
+            error = unknown_outcome(error) if pending_check else error
+            self._failed(digest_id, token, attempts, error, now, permanent=slack_error(exc) in PERMANENT_ERRORS)
             report.digests_failed += 1
-        except (SlackClientError, OSError) as exc:
-            self._failed(digest_id, token, attempts, type(exc).__name__, now, permanent=False)
+        except OSError as exc:  # a timeout or dropped connection: the step may have reached Slack
+            self._failed(digest_id, token, attempts, unknown_outcome(type(exc).__name__), now, permanent=False)
+            report.digests_failed += 1
+        except SlackClientError as exc:  # raised before a request is made
+            error = unknown_outcome(type(exc).__name__) if pending_check else type(exc).__name__
+            self._failed(digest_id, token, attempts, error, now, permanent=False)
             report.digests_failed += 1
 
+    def _find_summary(self, digest_id: int, user_id: str, channel: str | None) -> tuple[str, str] | None:
+        """(ts, DM channel) of the summary if the DM's history shows it, after a try whose outcome is unknown."""
+        if channel is None:  # it may have posted by user id and died before recording the DM
+            channel = self._open_dm(user_id)
+        found = find_in_history(self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id))
+        return (found, channel) if found else None
+
     def _post_summary(
-        self, digest_id: int, user_id: str, channel: str | None, attempts: int, summary: TeamSummary, tz: str
+        self, digest_id: int, user_id: str, channel: str | None, summary: TeamSummary, tz: str
     ) -> tuple[str, str]:
-        """(ts, DM channel) of the summary: found in the DM's history when an earlier try may have posted it,
-        else posted now, by user id when the channel is not known yet (Slack answers with it)."""
-        if attempts > 1:  # claimed before: did the last try post the summary?
-            if channel is None:  # it may have posted by user id and died before recording the DM
-                channel = self._open_dm(user_id)
-            found = find_in_history(self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id))
-            if found:
-                return found, channel
+        """(ts, DM channel) of the summary posted now, by user id when the channel is not known yet (Slack
+        answers with it)."""
         message = build_team_summary(self.content, summary, tz, title="Your weekly team digest")
         response = self.client.chat_postMessage(
             channel=channel or user_id,  # a user id: Slack posts to the app's DM and names it
@@ -209,14 +234,16 @@ class DigestJob:
         (every other DM is posted by user id); the channel is stored with the summary's ts."""
         return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
-    def _send_chart(self, digest_id: int, channel: str, summary: TeamSummary, attempts: int) -> str:
+    def _find_chart(self, digest_id: int, channel: str) -> str | None:
+        """ "shared" if the chart is in the DM's history already (after a try whose outcome is unknown)."""
         name = chart_filename(digest_id)
-        if attempts > 1:
-            found = find_in_history(
-                self.client, channel, lambda m: any(f.get("name") == name for f in m.get("files") or [])
-            )
-            if found:
-                return "shared"
+        found = find_in_history(
+            self.client, channel, lambda m: any(f.get("name") == name for f in m.get("files") or [])
+        )
+        return "shared" if found else None
+
+    def _send_chart(self, digest_id: int, channel: str, summary: TeamSummary) -> str:
+        name = chart_filename(digest_id)
         png = engagement_chart(summary, self.directory.names([r.user_id for r in summary.reports]))
         response = self.client.files_upload_v2(
             channel=channel,

@@ -30,8 +30,10 @@ from bot.clock.outbox import (
     has_metadata,
     holds,
     new_claim_token,
+    outcome_unknown,
     slack_error,
     too_late,
+    unknown_outcome,
 )
 from bot.clock.report import PassReport
 from bot.content.records import Content
@@ -55,6 +57,7 @@ class ClaimedNudge:
     due_at: datetime
     attempts: int
     message_ts: str | None
+    last_error: str | None  # what the previous attempt recorded: UNKNOWN_OUTCOME means read the history first
     claim_token: str
 
 
@@ -70,7 +73,7 @@ class SendResult:
     late: float | None = None  # sent: seconds after its due time, in the pass's frame
 
 
-def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime, int, str | None]:
+def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime, int, str | None, str | None]:
     """The rows stamped with `token`, joined to what sending needs, in id order."""
     return (
         select(
@@ -82,6 +85,7 @@ def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime,
             Delivery.due_at,
             Delivery.attempts,
             Delivery.message_ts,
+            Delivery.error,
         )
         .join(Person, Person.id == Delivery.person_id)
         .where(Delivery.claim_token == token)
@@ -93,8 +97,11 @@ def load_claimed(session: Session, token: str) -> list[ClaimedNudge]:
     return [ClaimedNudge(*row, token) for row in session.execute(claimed_rows(token))]
 
 
-def retry_or_give_up(item: ClaimedNudge, error: str) -> SendResult:
-    """A failure that may pass: try again on a later pass, unless this was the last attempt."""
+def retry_or_give_up(item: ClaimedNudge, error: str, *, known: bool = False) -> SendResult:
+    """A failure that may pass: try again on a later pass, unless this was the last attempt. Unless the caller
+    knows nothing reached Slack (`known`: Slack answered), the error is recorded as an unknown outcome, so the
+    next try reads the DM's history first (a bug that raised in the send pool may have raised after the post)."""
+    error = error if known else unknown_outcome(error)
     if item.attempts >= MAX_ATTEMPTS:
         return SendResult(item, "failed", error=f"gave_up:{error}"[:100])
     return SendResult(item, "retrying", error=error[:100])
@@ -142,9 +149,12 @@ class NudgeSender:
         if too_late(item.due_at, now):
             return SendResult(item, "missed", error="too_late")
         opened: str | None = None  # a DM channel learned from conversations.open, kept even if the post fails
+        # Only a last try that may have posted without an answer (a timeout, a dead clock) is looked for; one
+        # that failed before this attempt's post still may have, so its error stays unknown (`pending_check`).
+        check = pending_check = outcome_unknown(item.last_error) and item.message_ts is None
         try:
             channel = item.dm_channel_id
-            if item.attempts > 1 and item.message_ts is None:  # claimed before: did the last try get through?
+            if check:
                 if channel is None:
                     channel = opened = self.open_dm(item.user_id)
                 ts = self.find_sent(channel, item.delivery_id)
@@ -154,6 +164,7 @@ class NudgeSender:
             if not self.owns(item, lease):
                 logger.warning("delivery %s was taken by another clock; not sent", item.delivery_id)
                 return SendResult(item, "lost", error="claim_lost", new_channel=opened)
+            pending_check = False  # from here on, this attempt's own post decides
             response = self.client.chat_postMessage(
                 channel=channel or item.user_id,  # a user id: Slack posts to the app's DM and names it
                 text=message.text,
@@ -168,9 +179,12 @@ class NudgeSender:
             error = slack_error(exc)
             if error in PERMANENT_ERRORS:
                 return SendResult(item, "failed", error=error, unreachable=True)
-            return replace(retry_or_give_up(item, error), new_channel=opened)
-        except (SlackClientError, OSError) as exc:
+            # Slack answered, so nothing was posted by this call; the last try's outcome is still open if unchecked
+            return replace(retry_or_give_up(item, error, known=not pending_check), new_channel=opened)
+        except OSError as exc:  # a timeout or dropped connection: the post may have reached Slack
             return replace(retry_or_give_up(item, type(exc).__name__), new_channel=opened)
+        except SlackClientError as exc:  # raised before a request is made
+            return replace(retry_or_give_up(item, type(exc).__name__, known=not pending_check), new_channel=opened)
 
     def owns(self, item: ClaimedNudge, lease: Lease | None) -> bool:
         if lease is None:
@@ -179,13 +193,13 @@ class NudgeSender:
 
     def open_dm(self, user_id: str) -> str:
         """The DM channel's id from conversations.open (Tier 3, about 50 a minute: the first week's bottleneck
-        if every first DM needed it). Only a resend whose first try may have posted by user id and died
-        before recording the channel Slack answered with comes here: the history read needs a channel id,
-        and posting to learn it is what the read is there to avoid."""
+        if every first DM needed it). Only a resend whose last try's outcome is unknown (a timeout, a dead
+        clock) and may have posted by user id without recording the channel Slack answered with comes here:
+        the history read needs a channel id, and posting to learn it is what the read is there to avoid."""
         return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
     def find_sent(self, channel: str, delivery_id: int) -> str | None:
-        """After a crash mid-send: did Slack already get this nudge? Look for its metadata in the DM."""
+        """After a send whose outcome is unknown: did Slack already get this nudge? Look for its metadata."""
         return find_in_history(self.client, channel, lambda msg: has_metadata(msg, METADATA_EVENT, delivery_id))
 
     def record(self, results: list[SendResult], now: datetime, report: PassReport) -> None:

@@ -8,6 +8,11 @@ runs at Slack's pace, and checks just before each send that the row still carrie
 clock's claims stop being renewed, go stale one LEASE later and are taken again; before resending such a row
 the job looks for the first try in the DM's history (`find_in_history`), so the one window left is a crash
 between Slack's answer and the record, with Slack's history not yet showing the message.
+
+The history is read only when the last attempt's outcome is unknown (`outcome_unknown`): the row's `error`
+starts with UNKNOWN_OUTCOME when the attempt timed out or lost its connection after the request may have been
+written, and `claim` stamps it on a row taken from a dead clock. A 429 or any other answer from Slack proves
+nothing was posted, so the resend after it goes straight to chat.postMessage.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, case, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,6 +68,11 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
+# The `error` of an attempt that may have reached Slack without an answer (a timeout, a dropped connection, a
+# clock that died mid-send): the only case where the next attempt reads the DM's history before sending.
+UNKNOWN_OUTCOME = "unknown_outcome:"
+CRASHED = UNKNOWN_OUTCOME + "claim_expired"  # stamped by `claim` on a row taken from a dead clock
+
 OutboxModel = type[Delivery] | type[DigestDelivery]
 Backoff = Callable[[int], timedelta]  # attempts made so far -> wait before the next one
 
@@ -70,6 +80,16 @@ Backoff = Callable[[int], timedelta]  # attempts made so far -> wait before the 
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, ... minutes after the 1st, 2nd, 3rd ... attempt, at most an hour."""
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def outcome_unknown(error: str | None) -> bool:
+    """Whether the last attempt, by its recorded `error`, may have posted without Slack's answer reaching us."""
+    return error is not None and error.startswith(UNKNOWN_OUTCOME)
+
+
+def unknown_outcome(detail: str) -> str:
+    """The `error` to record for an attempt whose outcome is unknown (`detail`: what went wrong)."""
+    return (detail if outcome_unknown(detail) else UNKNOWN_OUTCOME + detail)[:100]
 
 
 def new_claim_token() -> str:
@@ -106,7 +126,8 @@ def claim(
 ) -> None:
     """Stamp up to `limit` rows of a delivery table with our claim token: pending rows due for an attempt at
     `now` (the pass's time), and rows whose lease expired because the clock holding them died (not renewed
-    for `lease` before `at`, the pass's clock as it runs on: `Lease.clock`)."""
+    for `lease` before `at`, the pass's clock as it runs on: `Lease.clock`). A row taken from a dead clock gets
+    `error` CRASHED (its send's outcome was never recorded); a pending row keeps its recorded error."""
     at = at or now
     eligible = (
         select(model.id)
@@ -119,7 +140,18 @@ def claim(
         .order_by(model.id)
         .limit(limit)
     )
-    stamp(session, model, eligible, status="sending", claimed_at=at, claim_token=token, attempts=model.attempts + 1)
+    # SET expressions see the row before the update, so `status` here is what the row was: sending = taken over
+    crashed = case((model.status == "sending", literal(CRASHED)), else_=model.error)
+    stamp(
+        session,
+        model,
+        eligible,
+        status="sending",
+        claimed_at=at,
+        claim_token=token,
+        attempts=model.attempts + 1,
+        error=crashed,
+    )
 
 
 def holds(
