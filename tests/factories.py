@@ -1,5 +1,6 @@
 """Small builders for test data, through the features' own functions where one exists (so a person, a plan
-or a follow is what the bot itself would have stored). Each takes a Session, flushes, and never commits."""
+or a follow is what the bot itself would have stored). Each takes a Session, flushes, and never commits;
+due_plan_in, for tests of a server's own clock, commits to a database by URL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.content.records import Content
 from bot.growth import plans as growth
-from bot.storage.models import Delivery, Follow, Person, Plan
+from bot.storage import engine as db
+from bot.storage.models import Delivery, Follow, Person, Plan, utcnow
 from bot.team import follows as team
 
 TEAM = "T0001"
@@ -90,3 +92,27 @@ def follow(
     found = session.get(Follow, outcome.follow_id)
     assert found is not None
     return found
+
+
+def due_plan_in(url: str, content: Content, user_id: str) -> str:
+    """In the database at `url` (migrated here if it is not yet), a person whose weekly nudge fell due a
+    minute ago, for tests where a real server's clock must find it; returns the user id."""
+    db.migrate(url)  # a no-op on a migrated copy
+    engine = db.make_engine(url)
+    now = utcnow()
+    try:
+        with db.make_session_factory(engine).begin() as session:
+            growth.save_plan(
+                session,
+                content,
+                growth.ensure_person(session, TEAM, user_id),
+                level="mid",
+                target=None,
+                focus=["api"],
+                weekday=now.weekday(),
+                local_time=f"{now - timedelta(minutes=1):%H:%M}",
+                now=now - timedelta(days=1),
+            )
+    finally:
+        engine.dispose()
+    return user_id

@@ -19,6 +19,7 @@ from bot.services import make_web_client
 from bot.storage import engine as db
 from bot.storage import people as repo
 from bot.storage.models import Delivery, Person, Plan, Reflection, utcnow
+from tests import factories
 from tests.server import start_server
 from tests.slack_requests import block_action_body, event_body, view_submission_body
 from tests.waiting import stays, wait_until
@@ -296,24 +297,7 @@ def test_user_change_moves_the_plan_to_the_new_zone(server, dbs):
 
 def test_serve_runs_the_clock_in_process(fake_slack, tmp_path, content):
     url = f"sqlite:///{tmp_path}/clock.sqlite3"
-    db.migrate(url)
-    engine = db.make_engine(url)
-    sessions = db.make_session_factory(engine)
-    now = utcnow()
-    with sessions.begin() as session:
-        person = growth.ensure_person(session, "T0001", "UCLOCK")
-        growth.save_plan(
-            session,
-            content,
-            person,
-            level="mid",
-            target=None,
-            focus=["api"],
-            weekday=now.weekday(),
-            local_time=f"{now - timedelta(minutes=1):%H:%M}",
-            now=now - timedelta(days=1),
-        )
-    engine.dispose()
+    factories.due_plan_in(url, content, "UCLOCK")
     running = start_server(fake_slack.url, url, command=[sys.executable, "-m", "bot", "serve"])
     try:
         calls = fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20)

@@ -7,15 +7,12 @@ import os
 import signal
 import sys
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from bot.content.records import Content
-from bot.growth import plans as growth
-from bot.storage import engine as db
-from bot.storage.models import utcnow
 from bot.testing.fakeslack import FakeSlack
 from bot.web.clockseat import ClockSeat
+from tests import factories
 from tests.server import RunningServer, start_server
 from tests.waiting import wait_until
 
@@ -24,27 +21,7 @@ SERVE = [sys.executable, "-m", "bot", "serve"]
 
 def add_due_plan(url: str, content: Content) -> str:
     """A person whose weekly nudge fell due a minute ago; returns the user id."""
-    user = "U" + uuid.uuid4().hex[:10].upper()
-    db.migrate(url)  # a no-op on a migrated copy
-    engine = db.make_engine(url)
-    now = utcnow()
-    try:
-        with db.make_session_factory(engine).begin() as session:
-            person = growth.ensure_person(session, "T0001", user)
-            growth.save_plan(
-                session,
-                content,
-                person,
-                level="mid",
-                target=None,
-                focus=["api"],
-                weekday=now.weekday(),
-                local_time=f"{now - timedelta(minutes=1):%H:%M}",
-                now=now - timedelta(days=1),
-            )
-    finally:
-        engine.dispose()
-    return user
+    return factories.due_plan_in(url, content, "U" + uuid.uuid4().hex[:10].upper())
 
 
 def nudges_to(fake_slack: FakeSlack, user: str) -> list[object]:
