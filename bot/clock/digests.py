@@ -19,7 +19,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.chart import engagement_chart
@@ -35,6 +34,7 @@ from bot.clock.outbox import (
     has_metadata,
     is_postgres,
     new_claim_token,
+    open_dm,
     outcome_unknown,
     owed_row,
     slack_error,
@@ -45,6 +45,7 @@ from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.schedule import occurrences_around
 from bot.storage.models import DigestDelivery, DigestPlan, Person, Workspace, utcnow
+from bot.storage.upsert import insert_for
 from bot.team import summary as team
 from bot.team.mentions import Directory
 
@@ -91,7 +92,6 @@ class DigestJob:
 
     def _schedule(self, now: datetime, report: PassReport) -> None:
         postgres = is_postgres(self.session_factory)
-        insert = postgresql.insert if postgres else sqlite.insert
         while True:
             with self.session_factory.begin() as session:
                 query = select(DigestPlan).where(DigestPlan.next_due_at <= now).order_by(DigestPlan.id).limit(BATCH)
@@ -107,7 +107,7 @@ class DigestJob:
                     rows.append(owed_row(plan.person_id, occurrence, plan.tz, now))
                 if rows:
                     inserted = session.execute(
-                        insert(DigestDelivery)
+                        insert_for(session, DigestDelivery)
                         .values(rows)
                         .on_conflict_do_nothing(index_elements=["person_id", "week_key"])
                         .returning(DigestDelivery.status)
@@ -184,7 +184,7 @@ class DigestJob:
                 if not self._write(digest_id, token, learned, channel_id=channel, message_ts=message_ts):
                     return
             if channel is None:  # never so far: the channel is recorded with the summary's ts
-                channel = self._open_dm(user_id)
+                channel = open_dm(self.client, user_id)
             if chart_id is None and summary.reports:
                 if not lease.owns(DigestDelivery, digest_id, token):  # the summary went; the chart is the taker's
                     return
@@ -211,7 +211,7 @@ class DigestJob:
     def _find_summary(self, digest_id: int, user_id: str, channel: str | None) -> tuple[str, str] | None:
         """(ts, DM channel) of the summary if the DM's history shows it, after a try whose outcome is unknown."""
         if channel is None:  # it may have posted by user id and died before recording the DM
-            channel = self._open_dm(user_id)
+            channel = open_dm(self.client, user_id)
         found = find_in_history(self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id))
         return (found, channel) if found else None
 
@@ -228,11 +228,6 @@ class DigestJob:
             metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": digest_id}},
         )
         return str(response["ts"]), str(response["channel"])
-
-    def _open_dm(self, user_id: str) -> str:
-        """conversations.open (Tier 3), only to read the DM's history before a resend whose channel is unknown
-        (every other DM is posted by user id); the channel is stored with the summary's ts."""
-        return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
     def _find_chart(self, digest_id: int, channel: str) -> str | None:
         """ "shared" if the chart is in the DM's history already (after a try whose outcome is unknown)."""

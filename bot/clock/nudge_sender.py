@@ -30,6 +30,7 @@ from bot.clock.outbox import (
     has_metadata,
     holds,
     new_claim_token,
+    open_dm,
     outcome_unknown,
     slack_error,
     too_late,
@@ -156,7 +157,7 @@ class NudgeSender:
             channel = item.dm_channel_id
             if check:
                 if channel is None:
-                    channel = opened = self.open_dm(item.user_id)
+                    channel = opened = open_dm(self.client, item.user_id)
                 ts = self.find_sent(channel, item.delivery_id)
                 if ts:
                     return SendResult(item, "recovered", channel=channel, ts=ts, new_channel=opened)
@@ -190,13 +191,6 @@ class NudgeSender:
         if lease is None:
             return holds(self.session_factory, Delivery, item.delivery_id, item.claim_token)
         return lease.owns(Delivery, item.delivery_id, item.claim_token)
-
-    def open_dm(self, user_id: str) -> str:
-        """The DM channel's id from conversations.open (Tier 3, about 50 a minute: the first week's bottleneck
-        if every first DM needed it). Only a resend whose last try's outcome is unknown (a timeout, a dead
-        clock) and may have posted by user id without recording the channel Slack answered with comes here:
-        the history read needs a channel id, and posting to learn it is what the read is there to avoid."""
-        return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
     def find_sent(self, channel: str, delivery_id: int) -> str | None:
         """After a send whose outcome is unknown: did Slack already get this nudge? Look for its metadata."""

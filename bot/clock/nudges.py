@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult, load_claimed, retry_or_give_up
@@ -34,6 +33,7 @@ from bot.growth.prompts import choose_prompt
 from bot.schedule import occurrences_around
 from bot.storage import people
 from bot.storage.models import Delivery, Person, Plan, split_focus
+from bot.storage.upsert import insert_for
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,6 @@ class NudgeJob:
 
     def schedule_batch(self, now: datetime, report: PassReport) -> bool:
         """Schedule up to one batch of due plans in one transaction; True if more may be due."""
-        insert = postgresql.insert if self._postgres else sqlite.insert
         with self.session_factory.begin() as session:
             connection = session.connection()
             plans = self.due_plans(session, now, limit=self.batch_size)
@@ -250,7 +249,7 @@ class NudgeJob:
                 if batch:
                     # the unique (person, week) key makes a repeat a no-op
                     inserted = connection.execute(
-                        insert(Delivery)
+                        insert_for(connection, Delivery)
                         .on_conflict_do_nothing(index_elements=["person_id", "week_key"])
                         .returning(Delivery.id),
                         batch,  # executemany: compiled once, sent in multi-row chunks

@@ -252,6 +252,13 @@ def slack_error(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or exc.response.status_code)
 
 
+def open_dm(client: WebClient, user_id: str) -> str:
+    """The DM channel's id from conversations.open (Tier 3, about 50 a minute: the first week's bottleneck if
+    every first DM needed it). Every DM is posted by user id; only a resend whose last try's outcome is unknown
+    and whose channel was never stored comes here, because the history read needs a channel id."""
+    return str(client.conversations_open(users=user_id)["channel"]["id"])
+
+
 def find_in_history(client: WebClient, channel: str, match: Callable[[dict[str, Any]], bool]) -> str | None:
     """The ts of the newest of the DM's last messages that `match` accepts; None if none (or Slack fails:
     the caller then sends, preferring a rare duplicate to a lost message)."""
