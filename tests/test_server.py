@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from bot.blocks.kit import Message, message_problems
 from bot.content.records import Content
 from bot.ids import ActionId
+from bot.storage import engine as db
 from bot.testing.fakeslack import FakeSlack
 from tests.server import RunningServer
 from tests.slack_requests import Reply, block_action_body, sign, slash_command_body
@@ -37,7 +38,7 @@ def test_health_reports_database_and_content(server: RunningServer) -> None:
     body = reply.json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
-    assert body["database"]["detail"] == "0003_teams"
+    assert body["database"]["detail"] == db.head_revision()
     assert body["content"]["levels"] == 5
 
 

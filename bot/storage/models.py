@@ -219,3 +219,15 @@ class DigestDelivery(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
     chart_file_id: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(100))
+
+
+class SendShare(Base):
+    """A clock that is sending for a workspace right now: each one renews its row while it has that
+    workspace's sends queued, and paces itself at the workspace's rate divided by the live rows, so several
+    clocks together stay within Slack's limits for that workspace."""
+
+    __tablename__ = "send_shares"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    clock_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -38,9 +38,16 @@ def answer(state: SlackState, method: str, raw: bytes, headers: dict[str, str]) 
         time.sleep(delay)
 
     extra_headers: dict[str, str] = {}
-    if fault is not None and (fault.status != 200 or fault.error):
+    # Slack's rate limits (bot.testing.fakeslack.ratelimit), when the fake models them: per workspace, keyed
+    # by the `team_id` an org-wide token names, else by the token
+    retry_after = state.limiter.check(method, str(params.get("team_id") or token), params) if state.limiter else None
+    if retry_after is not None:
+        status = 429
+        body: Answer = {"ok": False, "error": "ratelimited"}
+        extra_headers["Retry-After"] = str(retry_after)
+    elif fault is not None and (fault.status != 200 or fault.error):
         status = fault.status
-        body: Answer = {"ok": False, "error": fault.error or "internal_error"}
+        body = {"ok": False, "error": fault.error or "internal_error"}
         if fault.retry_after is not None:
             extra_headers["Retry-After"] = str(fault.retry_after)
     elif not token:

@@ -7,7 +7,14 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class RateCheck(Protocol):
+    """What the fake asks of its rate model before answering a call."""
+
+    def check(self, method: str, workspace: str, params: dict[str, Any]) -> int | None:
+        """None: the call is within the limits (and counted); else the whole seconds of its Retry-After."""
 
 
 @dataclass
@@ -84,6 +91,8 @@ class SlackState:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.faults: dict[str, list[Fault]] = {}
         self.delays: dict[str, float] = {}
+        # Slack's rate limits, when modelled (bot.testing.fakeslack.ratelimit.RateLimiter); None: unlimited
+        self.limiter: RateCheck | None = None
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
