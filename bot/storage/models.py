@@ -231,3 +231,28 @@ class SendShare(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     clock_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Evidence(Base):
+    """One item of a person's evidence log: a saved Slack message or a win they wrote down, with the ladder
+    expectations it shows. Private to its author, like reflections: only they see it unless they share."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_person_created", "person_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(10))  # message (the shortcut), command, button
+    text: Mapped[str] = mapped_column(Text, default="")  # the message as the person kept it, or their own words
+    note: Mapped[str] = mapped_column(Text, default="")
+    author_user_id: Mapped[str | None] = mapped_column(String(32))  # who wrote the saved message
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    level: Mapped[str] = mapped_column(String(40))  # the target level the expectations belong to
+    expectations: Mapped[str] = mapped_column(String(2000), default="")  # comma-separated expectation keys
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def expectation_keys(self) -> list[str]:
+        return split_focus(self.expectations)
