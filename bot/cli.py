@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import random
 import sys
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from bot.config import DEFAULT_CONTENT_DIR, ConfigError, Settings
 from bot.content.loader import load_content
 from bot.content.validate import ContentError
 from bot.ladder.answers import Answers
-from bot.testing.fakeslack import FakeSlack
+from bot.testing.fakeslack import FakeSlack, RateModel
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -236,10 +237,34 @@ def answers_for_every_view(answers: Answers) -> list[tuple[str, Message]]:
     return out
 
 
+def _positive_number(text: str) -> float:
+    """An argparse type: a number above zero (a rate or a scale)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
 def cmd_fake_slack(args: argparse.Namespace) -> int:
-    fake = FakeSlack(port=args.port)
+    shaping = {"time_scale": args.time_scale, "workspace_messages_per_minute": args.messages_per_minute}
+    given = {name: value for name, value in shaping.items() if value is not None}
+    if given and not args.rate_model:
+        return _fail("ladderbot fake-slack: --time-scale and --messages-per-minute need --rate-model")
+    rate_model = RateModel(**given) if args.rate_model else None
+    fake = FakeSlack(port=args.port, rate_model=rate_model)
     fake.start()
     print(f"fake Slack Web API on {fake.url} (set SLACK_API_URL to this); Ctrl-C to stop", flush=True)
+    if rate_model is not None:
+        model = rate_model
+        print(
+            f"Slack's rate limits on: tiers per method, chat.postMessage {model.channel_per_second:g}/s per channel"
+            f" and {model.workspace_messages_per_minute:g}/min per workspace, all rates x{model.time_scale:g};"
+            f" counts at {fake.base}/_fake/rates",
+            flush=True,
+        )
     try:
         fake.wait()
     except KeyboardInterrupt:
@@ -291,6 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fake-slack", help="run the fake Slack Web API locally (a sandbox for development)")
     p.add_argument("--port", type=int, default=8090)
+    p.add_argument(
+        "--rate-model",
+        action="store_true",
+        help="enforce Slack's rate limits (429 with Retry-After), each workspace's token on its own",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=_positive_number,
+        help="with --rate-model: multiply every rate by this, to run benchmarks faster (default 1)",
+    )
+    p.add_argument(
+        "--messages-per-minute",
+        type=_positive_number,
+        help="with --rate-model: chat.postMessage calls a workspace may make a minute, before scaling (default 600)",
+    )
     p.set_defaults(func=cmd_fake_slack)
     return parser
 

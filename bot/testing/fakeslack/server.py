@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bot.testing.fakeslack.methods import answer
+from bot.testing.fakeslack.ratelimit import RateLimiter, RateModel
 from bot.testing.fakeslack.state import Call, Fault, SlackState, User
 from bot.testing.fakeslack.wire import parse_body
 
@@ -23,9 +24,16 @@ class _HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], state: SlackState) -> None:
+    def __init__(self, address: tuple[str, int], state: SlackState, rate_limiter: RateLimiter | None) -> None:
         super().__init__(address, _Handler)
         self.state = state
+        self.rate_limiter = rate_limiter
+
+    def reset(self) -> None:
+        """Forget everything the fake recorded, and the rate model's counts and buckets."""
+        self.state.reset()
+        if self.rate_limiter is not None:
+            self.rate_limiter.reset()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +55,12 @@ class _Handler(BaseHTTPRequestHandler):
             with state.lock:
                 data = [{"method": c.method, "params": c.params, "status": c.status} for c in state.calls]
             self._send(200, {"ok": True, "calls": data})
+        elif parsed.path == "/_fake/rates":
+            limiter = self.server.rate_limiter
+            if limiter is None:
+                self._send(404, {"ok": False, "error": "no_rate_model"})
+            else:
+                self._send(200, {"ok": True, "stats": limiter.stats()})
         else:
             self._send(404, {"ok": False, "error": "unknown_method"})
 
@@ -69,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
                 state.uploads[path.rsplit("/", 1)[-1]] = raw
             self._send(200, "OK - uploaded", content_type="text/plain")
         elif path == "/_fake/reset":
-            state.reset()
+            self.server.reset()
             self._send(200, {"ok": True})
         else:
             self._send(404, {"ok": False, "error": "unknown_method"})
@@ -95,11 +109,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeSlack:
-    """The fake server. Thread-safe; start() binds a free loopback port unless one is given."""
+    """The fake server. Thread-safe; start() binds a free loopback port unless one is given.
+    With a `rate_model` it answers calls over Slack's rate limits with 429 and Retry-After (ratelimit.py)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, team_id: str = "T0001"):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, team_id: str = "T0001", rate_model: RateModel | None = None
+    ):
         self.state = SlackState(team_id)
-        self._server = _HTTPServer((host, port), self.state)
+        limiter = RateLimiter(rate_model) if rate_model is not None else None
+        self.state.limiter = limiter
+        self._server = _HTTPServer((host, port), self.state, limiter)
         bound_host, bound_port = self._server.server_address[:2]
         self.base = f"http://{bound_host!s}:{bound_port}"
         self.url = f"{self.base}/api/"
@@ -115,6 +134,11 @@ class FakeSlack:
     @property
     def calls(self) -> list[Call]:
         return self.state.calls
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The rate model in force (its `stats()`, `reset()`), or None when calls are not rate limited."""
+        return self._server.rate_limiter
 
     @property
     def responses(self) -> list[dict[str, Any]]:
@@ -152,7 +176,7 @@ class FakeSlack:
         self._server.server_close()
 
     def reset(self) -> None:
-        self.state.reset()
+        self._server.reset()
 
     # scripting ---------------------------------------------------------------------------------
 
