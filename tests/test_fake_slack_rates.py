@@ -61,7 +61,8 @@ def post(rates: RateLimiter, channel: str, workspace: str = "xoxb-one") -> int |
 
 
 def test_every_method_the_fake_serves_has_a_rule():
-    assert set(METHODS) == set(METHOD_TIERS) | {POST_MESSAGE}
+    """A method added to the fake needs its tier here, or it would be silently unlimited."""
+    assert set(METHODS) - {POST_MESSAGE} <= set(METHOD_TIERS)
 
 
 def test_a_model_refuses_numbers_that_are_not_rates():
