@@ -118,3 +118,16 @@ def _check_vocabulary(problems: Problems, file: str, kind: str, list_key: str, i
             if prior is not None and prior != item.id:
                 problems.add(file, f"{list_key}[{index}].aliases", f"'{word}' already names {kind} '{prior}'")
             owner.setdefault(word, item.id)
+
+
+def read_slash_commands(manifest: str | Path) -> tuple[tuple[str, str, str], ...]:
+    """(command, description, usage hint) for each slash command a Slack app manifest declares, for the
+    sandbox's composer (bot/sandbox); empty when the file is missing or not a manifest."""
+    try:
+        data = yaml.load(Path(manifest).read_text(encoding="utf-8"), Loader=_YAMLLoader)
+        commands = data["features"]["slash_commands"]
+        return tuple(
+            (str(c["command"]), str(c.get("description") or ""), str(c.get("usage_hint") or "")) for c in commands
+        )
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        return ()
