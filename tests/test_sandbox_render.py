@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from bot.blocks import growth as rg
+from bot.blocks import interview as interview_blocks
 from bot.blocks import kit as bk
+from bot.blocks import ladder as ladder_blocks
 from bot.blocks import team as rt
 from bot.blocks.kit import Message
 from bot.cli import answers_for_every_view
@@ -425,7 +427,7 @@ def test_inputs_radio_and_date() -> None:
         "type": "plain_text_input",
         "action_id": "name",
         "initial_value": 'Ann "A" <x>',
-        "placeholder": {"type": "plain_text", "text": "Name"},
+        "placeholder": {"type": "plain_text", "text": "Name's & :tada:"},
     }
     date = {"type": "datepicker", "action_id": "day", "initial_date": "2026-11-23"}
     when = {"type": "datetimepicker", "action_id": "when", "initial_date_time": 1795435200}
@@ -455,7 +457,7 @@ def test_inputs_radio_and_date() -> None:
     assert (text["type"], text["value"], text["placeholder"], text["name"]) == (
         "text",
         'Ann "A" <x>',
-        "Name",
+        "Name's & 🎉",
         "b1/name",
     )
     assert page.one("div", data_block_id="b1", data_type="input")["data-dispatch-action"] == "true"
@@ -677,3 +679,54 @@ def test_the_stylesheet_styles_every_class_the_renderer_uses(content: Content) -
     used = {c for markup in samples for _, a in Html(markup).elements for c in str(a.get("class") or "").split()}
     missing = {c for c in used if f".{c}" not in STYLESHEET}
     assert used and not missing, missing
+
+
+RENDERED_HERE = {
+    ladder_blocks: {
+        "build_overview",
+        "build_level",
+        "build_level_part",
+        "build_compare",
+        "build_area",
+        "build_area_list",
+        "build_roadmap",
+        "build_responsibilities",
+        "build_ladder_help",
+        "build_unknown",
+    },  # all through answers_for_every_view, build_unknown through test_unknown_answer_...
+    interview_blocks: {"build_questions", "build_topics", "build_interview_help"},
+    rg: {
+        "build_nudge",
+        "build_welcome",
+        "build_plan_message",
+        "build_text",
+        "build_history",
+        "build_export",
+        "build_forget_confirm",
+        "build_home",
+        "build_setup_modal",
+        "build_reflection_modal",
+    },
+    rt: {"build_invite", "build_text", "build_lines", "build_team_summary", "build_followers", "build_org"},
+}
+
+
+def test_every_builder_is_rendered_by_a_test_here() -> None:
+    """A new builder in these modules fails this until a test above renders what it builds."""
+    for module, covered in RENDERED_HERE.items():
+        builders = {
+            name
+            for name, value in vars(module).items()
+            if name.startswith("build_") and getattr(value, "__module__", "") == module.__name__
+        }
+        assert builders <= covered, (module.__name__, builders - covered)
+
+
+def test_select_placeholders_show_as_typed() -> None:
+    asked = {"type": "plain_text", "text": "Who's next? & :tada:"}
+    single = {"type": "static_select", "action_id": "one", "options": [option("A", "a")], "placeholder": asked}
+    multi = {"type": "multi_static_select", "action_id": "many", "options": [option("A", "a")], "placeholder": asked}
+    page = rendered([bk.actions(single, multi)])
+    blank = page.one("option", value="")
+    assert "selected" in blank and "disabled" in blank and "Who's next? & 🎉" in page.text
+    assert page.one("select", data_action_id="many")["data-placeholder"] == "Who's next? & 🎉"

@@ -119,12 +119,17 @@ def render_text(obj: object, *, users: Mapping[str, str] = NO_USERS) -> str:
     return (emojify(shown) if obj.get("emoji", True) else shown).replace("\n", "<br>")
 
 
-def plain(obj: object) -> str:
-    """A text object as escaped text with no tags (for <option> and attributes)."""
+def plain_string(obj: object) -> str:
+    """A text object's words, emoji shown, not escaped: for an attribute, which attributes() escapes."""
     if not isinstance(obj, Mapping):
         return ""
     text = str(obj.get("text") or "")
-    return emojify(escape(unescape(text) if obj.get("type") == "mrkdwn" else text))
+    return emojify(unescape(text) if obj.get("type") == "mrkdwn" else text)
+
+
+def plain(obj: object) -> str:
+    """A text object as escaped text with no tags (inside <option>, <button> and the modal's title)."""
+    return escape(plain_string(obj))
 
 
 def image_source(url: object, page: Page, *keys: object) -> str | None:
@@ -206,12 +211,12 @@ def _values(*options: object) -> set[str]:
 
 def _select(element: Obj, where: Where, options_html: str, *, multiple: bool, chosen: bool) -> str:
     attrs = element_attributes(element, where) | {"class": "bk-select", "multiple": multiple}
-    placeholder = plain(element.get("placeholder")) or "Select an item"
+    placeholder = plain_string(element.get("placeholder")) or "Select an item"
     if multiple:
-        attrs["data-placeholder"] = unescape(placeholder)
+        attrs["data-placeholder"] = placeholder
         attrs["data-max-selected-items"] = _text_or_none(element.get("max_selected_items"))
         return f"<select{attributes(attrs)}>{options_html}</select>"
-    blank = f'<option value=""{" selected" if not chosen else ""} disabled>{placeholder}</option>'
+    blank = f'<option value=""{" selected" if not chosen else ""} disabled>{escape(placeholder)}</option>'
     return f"<select{attributes(attrs)}>{blank}{options_html}</select>"
 
 
@@ -257,7 +262,7 @@ def _text_or_none(value: object) -> str | None:
 def _input_attributes(element: Obj, where: Where, css: str) -> dict[str, str | bool | None]:
     return element_attributes(element, where) | {
         "class": css,
-        "placeholder": unescape(plain(element.get("placeholder"))) or None,
+        "placeholder": plain_string(element.get("placeholder")) or None,
         "data-dispatch-action-config": json.dumps(element["dispatch_action_config"])
         if isinstance(element.get("dispatch_action_config"), Mapping)
         else None,
