@@ -562,6 +562,8 @@ MRKDWN = [
     ("```line 1\n*not bold* &lt;x&gt;```", '<pre class="bk-pre">line 1\n*not bold* &lt;x&gt;</pre>'),
     ("```unclosed", "```unclosed"),
     ("&gt; quoted\n&gt; *two*\nafter", '<blockquote class="bk-quote">quoted<br><b>two</b></blockquote>after'),
+    ("&gt;= 5 years", "&gt;= 5 years"),  # a quote needs "> " at the start of the line
+    ("&gt; a\n&gt;\n&gt; b", '<blockquote class="bk-quote">a<br><br>b</blockquote>'),
     ("• one\n• two", '<ul class="bk-list"><li>one</li><li>two</li></ul>'),
     ("1. one\n2. two", '<ol class="bk-list"><li>one</li><li>two</li></ol>'),
     ("3. three", '<ol class="bk-list" start="3"><li>three</li></ol>'),
