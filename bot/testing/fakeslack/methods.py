@@ -157,8 +157,23 @@ def chat_post_message(state: SlackState, params: Params) -> Answer:
 def chat_post_ephemeral(state: SlackState, params: Params) -> Answer:
     if not params.get("user"):
         return {"ok": False, "error": "user_not_found"}
+    channel, error = _post_channel(state, params)
+    if channel is None:
+        return {"ok": False, "error": error}
     problem = _message_problem(params)
-    return problem or {"ok": True, "message_ts": state.next_ts()}
+    if problem:
+        return problem
+    content = {"text": params.get("text", ""), "blocks": json_param(params.get("blocks")) or [], "bot_id": "BBOT"}
+    return {"ok": True, "message_ts": state.store_ephemeral(channel, str(params["user"]), content)}
+
+
+def chat_delete(state: SlackState, params: Params) -> Answer:
+    channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+    with state.changed:
+        if state.messages.pop((channel, ts), None) is None:
+            return {"ok": False, "error": "message_not_found"}
+        state.note_change()
+    return {"ok": True, "channel": channel, "ts": ts}
 
 
 def chat_update(state: SlackState, params: Params) -> Answer:
@@ -170,7 +185,9 @@ def chat_update(state: SlackState, params: Params) -> Answer:
     problem = _message_problem(params)
     if problem:
         return problem
-    message.update(text=params.get("text", ""), blocks=json_param(params.get("blocks")) or [])
+    with state.changed:
+        message.update(text=params.get("text", ""), blocks=json_param(params.get("blocks")) or [])
+        state.note_change()
     return {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": message}
 
 
@@ -206,6 +223,13 @@ def users_info(state: SlackState, params: Params) -> Answer:
     return {"ok": True, "user": user.as_slack()}
 
 
+def users_get_presence(state: SlackState, params: Params) -> Answer:
+    user = state.users.get(str(params.get("user", "")))
+    if user is None:
+        return {"ok": False, "error": "user_not_found"}
+    return {"ok": True, "presence": user.presence}
+
+
 def users_list(state: SlackState, params: Params) -> Answer:
     limit = int(params.get("limit") or 200)
     start = int(params.get("cursor") or 0)
@@ -238,21 +262,36 @@ def _view(state: SlackState, params: Params, *, needs_trigger: bool) -> Answer:
 
 
 def views_open(state: SlackState, params: Params) -> Answer:
-    return _view(state, params, needs_trigger=True)
+    answer = _view(state, params, needs_trigger=True)
+    if answer["ok"]:
+        state.open_view(str(params["trigger_id"]), answer["view"], push=False)
+    return answer
 
 
 def views_push(state: SlackState, params: Params) -> Answer:
-    return _view(state, params, needs_trigger=True)
+    answer = _view(state, params, needs_trigger=True)
+    if answer["ok"]:
+        state.open_view(str(params["trigger_id"]), answer["view"], push=True)
+    return answer
 
 
 def views_update(state: SlackState, params: Params) -> Answer:
-    return _view(state, params, needs_trigger=False)
+    answer = _view(state, params, needs_trigger=False)
+    if answer["ok"]:
+        view = {k: v for k, v in answer["view"].items() if k != "id"}
+        shown = state.update_view(str(params.get("view_id") or ""), str(params.get("external_id") or ""), view)
+        if shown is not None:  # the view keeps its id, as in Slack
+            answer["view"] = shown
+    return answer
 
 
 def views_publish(state: SlackState, params: Params) -> Answer:
     if not params.get("user_id"):
         return {"ok": False, "error": "invalid_arguments"}
-    return _view(state, params, needs_trigger=False)
+    answer = _view(state, params, needs_trigger=False)
+    if answer["ok"]:
+        state.publish_home(str(params["user_id"]), answer["view"])
+    return answer
 
 
 def files_get_upload_url_external(state: SlackState, params: Params) -> Answer:
@@ -289,16 +328,31 @@ def files_complete_upload_external(state: SlackState, params: Params) -> Answer:
     return {"ok": True, "files": shared}
 
 
+def chat_get_permalink(state: SlackState, params: Params) -> Answer:
+    """A message's permalink, shaped as Slack's; the fake does not hold other people's messages, so any
+    channel and ts get one."""
+    channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
+    if not channel:
+        return {"ok": False, "error": "channel_not_found"}
+    if not ts:
+        return {"ok": False, "error": "message_not_found"}
+    permalink = f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    return {"ok": True, "channel": channel, "permalink": permalink}
+
+
 METHODS: dict[str, Method] = {
+    "chat.getPermalink": chat_get_permalink,
     "api.test": api_test,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.update": chat_update,
+    "chat.delete": chat_delete,
     "conversations.open": conversations_open,
     "conversations.history": conversations_history,
     "users.info": users_info,
     "users.list": users_list,
+    "users.getPresence": users_get_presence,
     "users.lookupByEmail": users_lookup_by_email,
     "views.open": views_open,
     "views.push": views_push,
