@@ -33,11 +33,18 @@ class ActionId(StrEnum):
     FOLLOW_ACCEPT = "follow_accept"
     FOLLOW_DECLINE = "follow_decline"
     FOLLOW_LEAVE = "follow_leave"
+    EVIDENCE_LOG_WIN = "evidence_log_win"
+    EVIDENCE_TEXT = "evidence_text"
+    EVIDENCE_NOTE = "evidence_note"
+    EVIDENCE_EXPECTATIONS = "evidence_expectations"
+    PACKET_SHARE = "packet_share"
 
 
 class CallbackId(StrEnum):
     GROWTH_SETUP = "growth_setup"
     REFLECTION = "reflection"
+    EVIDENCE = "evidence"
+    SAVE_AS_EVIDENCE = "save_as_evidence"  # the message shortcut, as manifest.yml names it
 
 
 class BlockId(StrEnum):
@@ -48,3 +55,6 @@ class BlockId(StrEnum):
     SETUP_TIME = "setup_time"
     REFLECTION_TEXT = "reflection_text"
     REFLECTION_SHARED = "reflection_shared"
+    EVIDENCE_TEXT = "evidence_text"
+    EVIDENCE_NOTE = "evidence_note"
+    EVIDENCE_EXPECTATIONS = "evidence_expectations"

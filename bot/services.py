@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -15,11 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content.records import Content
+from bot.evidence.commands import evidence_entries
+from bot.evidence.desk import EvidenceDesk
 from bot.growth.commands import GrowthCommands, GrowthTable, growth_entries, growth_table
 from bot.growth.desk import GrowthDesk
 from bot.growth.onboarding import PeopleRecorder, send_welcome
 from bot.ladder.answers import Answers
 from bot.ladder.parse import Vocabulary
+from bot.storage.models import Person
 from bot.team import follows
 from bot.team.commands import team_entries
 from bot.team.desk import TeamDesk
@@ -39,6 +43,7 @@ class Services:
     team: TeamDesk
     growth: GrowthDesk
     growth_commands: GrowthCommands
+    evidence: EvidenceDesk
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -57,11 +62,21 @@ def make_web_client(settings: Settings) -> WebClient:
 
 
 def growth_command_table(
-    growth: GrowthDesk, team: TeamDesk, vocab: Vocabulary, send_now: Callable[[str, str], bool]
+    growth: GrowthDesk,
+    team: TeamDesk,
+    vocab: Vocabulary,
+    send_now: Callable[[str, str], bool],
+    evidence: EvidenceDesk | None = None,
 ) -> GrowthTable:
-    """/growth's subcommands: growth's own, then the team's (help lists them in this order)."""
-    entries = growth_entries(growth, vocab, send_now, export_sections=follows.relations_for_export)
-    return growth_table(entries + team_entries(team))
+    """/growth's subcommands: growth's own, then the team's, then the evidence log's (help lists them in
+    this order). The export holds the team's relations and the evidence too."""
+    evidence = evidence or EvidenceDesk(growth.session_factory, growth.content)
+
+    def more_export(session: Session, person: Person) -> dict[str, Any]:
+        return {**follows.relations_for_export(session, person), **evidence.export_section(session, person)}
+
+    entries = growth_entries(growth, vocab, send_now, export_sections=more_export)
+    return growth_table(entries + team_entries(team) + evidence_entries(evidence, vocab))
 
 
 def build_services(
@@ -76,7 +91,8 @@ def build_services(
 
     answers = Answers(content, show_compensation=settings.show_compensation)
     team = TeamDesk(session_factory, client, content, settings)
-    growth = GrowthDesk(session_factory, content, home_counts=follows.home_counts)
+    evidence = EvidenceDesk(session_factory, content)
+    growth = GrowthDesk(session_factory, content, home_counts=follows.home_counts, home_sections=evidence.home_section)
 
     def welcome(team_id: str, user_id: str) -> None:
         send_welcome(session_factory, client, team_id, user_id)
@@ -85,7 +101,7 @@ def build_services(
         # `services` is bound below; this only runs later, from a /growth now follow-up
         return services.clock.send_now(team_id, user_id) == "sent"
 
-    table = growth_command_table(growth, team, answers.vocab, send_now)
+    table = growth_command_table(growth, team, answers.vocab, send_now, evidence)
     services = Services(
         settings=settings,
         content=content,
@@ -97,5 +113,6 @@ def build_services(
         team=team,
         growth=growth,
         growth_commands=GrowthCommands(session_factory, table, growth),
+        evidence=evidence,
     )
     return services

@@ -3,7 +3,7 @@
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import growth, interview, ladder, share, team
+from handlers import evidence, growth, interview, ladder, share, team
 
 
 def register_all(app: App, services: Services) -> None:
@@ -12,3 +12,4 @@ def register_all(app: App, services: Services) -> None:
     share.register(app, services)
     growth.register(app, services)
     team.register(app, services)
+    evidence.register(app, services)

@@ -33,7 +33,10 @@ OLD_HELP = (
     "• `/growth team`: the growth of people who let you follow them; `/growth team add @name`, "
     "`/growth team remove @name`, `/growth team @name`, `/growth team digest on|off [weekday HH:MM]`\n"
     "• `/growth managers`: who follows your growth, with a button to stop each\n"
-    "• `/growth org`: workspace-wide counts, for admins"
+    "• `/growth org`: workspace-wide counts, for admins\n"
+    "• `/growth evidence [dimension or area]`: your evidence log, newest first (private to you); "
+    "`/growth evidence add <what you did>`\n"
+    "• `/growth packet [target level]`: your promotion packet, as Markdown and PDF in your DM"
 )
 
 
@@ -102,7 +105,7 @@ def test_a_near_miss_of_a_word_is_not_taken_for_a_two_word_subcommand() -> None:
 
 def test_only_web_api_work_has_a_follow_up() -> None:
     with_follow_up = {e.name for e in table().entries if e.follow_up is not None}
-    assert with_follow_up == {"setup", "now", "team add", "team remove", "team", "org"}
+    assert with_follow_up == {"setup", "now", "team add", "team remove", "team", "org", "packet"}
 
 
 def test_every_name_and_alias_is_a_spelling() -> None:

@@ -64,6 +64,7 @@ def build_nudge(
                 bk.button("Skip this week", ActionId.NUDGE_SKIP, value),
                 bk.button("Remind me tomorrow", ActionId.NUDGE_SNOOZE, value),
                 bk.button("Write a reflection", ActionId.NUDGE_REFLECT, value),
+                bk.button("Log a win", ActionId.EVIDENCE_LOG_WIN, "nudge"),
                 block_id=f"nudge-{delivery_id}",
             )
         )
@@ -162,8 +163,8 @@ def build_export(data: str) -> Message:
 def build_forget_confirm() -> Message:
     blocks = (
         bk.section(
-            "*Delete all your ladderbot data?* Your plan, every nudge and answer, and all your reflections "
-            "will be deleted for good. This cannot be undone."
+            "*Delete all your ladderbot data?* Your plan, every nudge and answer, all your reflections and "
+            "your evidence log will be deleted for good. This cannot be undone."
         ),
         bk.actions(
             bk.button("Delete everything", ActionId.GROWTH_FORGET_CONFIRM, "confirm", style="danger"),
@@ -180,8 +181,10 @@ def build_home(
     reflections: list[str],
     followers: int = 0,
     following: int = 0,
+    more: list[bk.Block] | None = None,
 ) -> dict[str, Any]:
-    """The App Home tab view. `followers`: people who see my summary; `following`: accepted people I follow."""
+    """The App Home tab view. `followers`: people who see my summary; `following`: accepted people I follow;
+    `more`: other features' blocks (the evidence log), shown under the plan and reflections."""
     blocks: list[bk.Block] = [bk.header("Your growth")]
     if plan is None:
         blocks.append(
@@ -214,6 +217,7 @@ def build_home(
             blocks.append(bk.section(f"*Your last reflections* (only you can see these)\n{lines}"))
         else:
             blocks.append(bk.context("Your reflections will show here. Only you can see them."))
+    blocks.extend(more or ())
     sharing = (
         f"{followers} {'person follows' if followers == 1 else 'people follow'} your growth summary "
         "(never your reflections unless you share one) · `/growth managers` to change that"

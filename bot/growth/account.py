@@ -13,7 +13,17 @@ from sqlalchemy.orm import Session
 
 from bot.growth.plans import deliveries_of, get_plan, reflections_of
 from bot.storage import people as repo
-from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Follow, Person, Plan, Reflection, Workspace
+from bot.storage.models import (
+    Delivery,
+    DigestDelivery,
+    DigestPlan,
+    Evidence,
+    Follow,
+    Person,
+    Plan,
+    Reflection,
+    Workspace,
+)
 
 # More sections for the export, from features built on growth (team: following, followers, digest).
 ExportSections = Callable[[Session, Person], dict[str, Any]]
@@ -71,6 +81,7 @@ def forget(session: Session, team_id: str, user_id: str) -> bool:
     person = repo.get_person(session, team_id, user_id, lock=True)
     if person is None:
         return False
+    session.execute(delete(Evidence).where(Evidence.person_id == person.id))
     session.execute(delete(Reflection).where(Reflection.person_id == person.id))
     session.execute(delete(Follow).where(or_(Follow.follower_id == person.id, Follow.report_id == person.id)))
     session.execute(delete(DigestDelivery).where(DigestDelivery.person_id == person.id))

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import growth as rg
+from bot.blocks.kit import Block
 from bot.content.records import Content
 from bot.errors import RefusedError
 from bot.growth import account
@@ -28,13 +29,22 @@ logger = logging.getLogger(__name__)
 
 # (people following me, accepted people I follow), from a feature built on growth (the team)
 HomeCounts = Callable[[Session, Person], tuple[int, int]]
+# more App Home blocks from a feature built on growth (the evidence log), shown under the plan
+HomeSections = Callable[[Session, Person], list[Block]]
 
 
 class GrowthDesk:
-    def __init__(self, session_factory: sessionmaker[Session], content: Content, home_counts: HomeCounts) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        content: Content,
+        home_counts: HomeCounts,
+        home_sections: HomeSections | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.content = content
         self.home_counts = home_counts
+        self.home_sections = home_sections
 
     # units of work, in the ack ------------------------------------------------------------------
 
@@ -126,8 +136,15 @@ class GrowthDesk:
             streak = growth.streak(deliveries, growth.reflected_delivery_ids(session, person), now)
             reflections = [r.text for r in growth.reflections_of(session, person, limit=3)]
             followers, following = self.home_counts(session, person)
+            more = self.home_sections(session, person) if self.home_sections else []
             return rg.build_home(
-                self.content, growth.view_of(plan, now) if plan else None, streak, reflections, followers, following
+                self.content,
+                growth.view_of(plan, now) if plan else None,
+                streak,
+                reflections,
+                followers,
+                following,
+                more=more,
             )
 
     def publish_home(self, client: WebClient, team_id: str, user_id: str) -> None:

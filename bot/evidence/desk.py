@@ -1,0 +1,251 @@
+"""What the evidence listeners and commands call: a unit of work per request, and the Web API work (the
+save modal, the packet's upload, sharing it) that runs after the ack.
+
+Privacy: every read starts from the asker's own Person row. A packet leaves its author's DM only through
+`share_packet`, for a follower the author accepted, in the author's workspace; the clicker always shares
+their own packet, so a Share button in anyone else's hands shares nothing of its author's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks import evidence as rb
+from bot.blocks.kit import Block, Message
+from bot.content.records import Content, Level
+from bot.errors import NotYours, RefusedError
+from bot.evidence import packet as pk
+from bot.evidence import store
+from bot.evidence.expectations import expectations_for, group_matching, groups_for
+from bot.evidence.suggest import scorer_for
+from bot.growth import plans as growth
+from bot.growth.forms import Values
+from bot.ids import ActionId, BlockId
+from bot.storage import people as repo
+from bot.storage.models import Evidence, Person, utcnow
+from bot.team import follows
+
+logger = logging.getLogger(__name__)
+LISTED = 20  # items /growth evidence shows
+LATEST = 3  # items the App Home shows
+
+
+class EvidenceDesk:
+    def __init__(self, session_factory: sessionmaker[Session], content: Content) -> None:
+        self.session_factory = session_factory
+        self.content = content
+
+    # plain values for the builders -------------------------------------------------------------
+
+    def _line(self, level: Level, item: Evidence) -> rb.EvidenceLine:
+        texts = {e.key: e.text for e in expectations_for(self.content, level)}
+        shows = tuple(texts[k] for k in store.keys_at(self.content, level, item) if k in texts)
+        return rb.EvidenceLine(item.created_at.strftime("%Y-%m-%d"), item.text, item.note, item.permalink or "", shows)
+
+    # in the ack: /growth evidence, /growth evidence add, the App Home section ------------------
+
+    def list_message(self, session: Session, person: Person, words: str) -> Message:
+        level = store.target_level(session, self.content, person)
+        items = store.evidence_of(session, person)
+        group = None
+        if words.strip():
+            group = group_matching(self.content, level, words)
+            if group is None:
+                names = ", ".join(f"`{g.id}`" for g in groups_for(self.content, level))
+                raise RefusedError(f"I don't know “{words.strip()[:40]}” as a dimension or area. Try one of: {names}.")
+            items = store.in_group(self.content, level, items, group)
+        return rb.build_evidence_list(
+            [self._line(level, i) for i in items[:LISTED]], len(items), group.name if group else ""
+        )
+
+    def add_from_command(self, session: Session, person: Person, text: str, now: datetime) -> Message:
+        item = store.add_evidence(session, self.content, person, source="command", text=text, now=now)
+        return rb.build_saved(self._line(self.content.level(item.level), item))
+
+    def home_section(self, session: Session, person: Person) -> list[Block]:
+        level = store.target_level(session, self.content, person)
+        items = store.evidence_of(session, person)
+        counts = store.counts_by_key(self.content, level, items)
+        rows = [
+            (g.name, [(e.text, counts.get(e.key, 0)) for e in g.expectations]) for g in groups_for(self.content, level)
+        ]
+        return rb.build_home_section(level.title, rows, [self._line(level, i) for i in items[:LATEST]])
+
+    def export_section(self, session: Session, person: Person) -> dict[str, Any]:
+        return store.export_section(session, person)
+
+    # the save modal: opened from the message shortcut or a Log a win button --------------------
+
+    def open_save_modal(
+        self,
+        client: WebClient,
+        trigger_id: str,
+        team_id: str,
+        user_id: str,
+        message: dict[str, Any] | None = None,
+        channel_id: str = "",
+    ) -> None:
+        message = message or {}
+        text = str(message.get("text") or "")
+        ts = str(message.get("ts") or "")
+        author = str(message.get("user") or "")
+        permalink = ""
+        if channel_id and ts:
+            try:
+                permalink = str(client.chat_getPermalink(channel=channel_id, message_ts=ts).get("permalink") or "")
+            except (SlackApiError, SlackClientError) as exc:
+                logger.info("no permalink for %s/%s: %s", channel_id, ts, exc)
+        with self.session_factory.begin() as session:
+            person = growth.ensure_person(session, team_id, user_id)
+            level = store.target_level(session, self.content, person)
+        ranked = scorer_for(self.content, level.id).rank(text, limit=3)
+        suggested = [s for s in ranked if s.score >= max(4.0, ranked[0].score * 0.5)] if ranked else []
+        words: list[str] = []
+        for suggestion in suggested:
+            words += [w for w in suggestion.words if w not in words]
+        view = rb.SaveModalView(
+            level_title=level.title,
+            groups=tuple(
+                rb.ExpectationGroup(g.name, tuple(rb.ExpectationOption(e.key, e.text) for e in g.expectations))
+                for g in groups_for(self.content, level)
+            ),
+            suggested=tuple(s.key for s in suggested),
+            matched_words=tuple(words),
+            metadata={"a": author[:32], "c": channel_id[:32], "t": ts[:32], "p": permalink[:500], "l": level.id},
+            text=text,
+            author=author,
+            permalink=permalink,
+        )
+        client.views_open(trigger_id=trigger_id, view=rb.build_save_modal(view))
+
+    def save(self, team_id: str, user_id: str, values: Values, private_metadata: str) -> dict[str, str]:
+        """Store a submitted modal; {block id: what to fix} when it cannot be stored. Only what the person
+        kept in the text field is stored of the message."""
+        try:
+            meta = json.loads(private_metadata or "{}")
+        except json.JSONDecodeError:
+            meta = {}
+        meta = {k: str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+        text = _value(values, BlockId.EVIDENCE_TEXT, ActionId.EVIDENCE_TEXT)
+        note = _value(values, BlockId.EVIDENCE_NOTE, ActionId.EVIDENCE_NOTE)
+        picked = values.get(BlockId.EVIDENCE_EXPECTATIONS, {}).get(ActionId.EVIDENCE_EXPECTATIONS, {})
+        keys = [str(o.get("value", "")) for o in (picked.get("selected_options") or []) if isinstance(o, dict)]
+        permalink = meta.get("p", "")
+        if not permalink.startswith("https://"):
+            permalink = ""
+        try:
+            with self.session_factory.begin() as session:
+                person = growth.ensure_person(session, team_id, user_id)
+                level_id = meta.get("l", "")
+                level = (
+                    self.content.level(level_id)
+                    if level_id in {lv.id for lv in self.content.levels}
+                    else store.target_level(session, self.content, person)
+                )
+                store.add_evidence(
+                    session,
+                    self.content,
+                    person,
+                    source="message" if meta.get("t") else "button",
+                    text=text,
+                    note=note,
+                    level=level,
+                    expectations=keys,
+                    author_user_id=meta.get("a"),
+                    channel_id=meta.get("c"),
+                    message_ts=meta.get("t"),
+                    permalink=permalink,
+                )
+        except RefusedError as exc:
+            return {BlockId.EVIDENCE_TEXT: "Write a few words, or keep the message." if text == "" else exc.message}
+        return {}
+
+    # the packet ---------------------------------------------------------------------------------
+
+    def packet_level(self, session: Session, person: Person, level_id: str | None) -> Level:
+        return self.content.level(level_id) if level_id else store.target_level(session, self.content, person)
+
+    def build_packet(self, team_id: str, user_id: str, level_id: str | None, name: str) -> pk.Packet | None:
+        """The asker's own packet; None for someone the bot has never seen."""
+        with self.session_factory() as session:
+            person = repo.get_person(session, team_id, user_id)
+            if person is None:
+                return None
+            level = self.packet_level(session, person, level_id)
+            return pk.load_packet(session, self.content, person, level, name, utcnow())
+
+    def send_packet(self, client: WebClient, team_id: str, user_id: str, level_id: str | None) -> Message:
+        """Build the packet, upload it as Markdown and PDF to the person's DM, and offer Share buttons for
+        their accepted followers. The answer is for the command's response_url."""
+        packet = self.build_packet(team_id, user_id, level_id, _display_name(client, user_id))
+        if packet is None:
+            return Message("I have nothing stored about you yet.", ())
+        with self.session_factory() as session:
+            followers = [f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"]
+        try:
+            channel = _dm_channel(client, user_id)
+            _upload(client, channel, packet, "Your promotion packet (private to you until you share it).")
+            sent = rb.build_packet_sent(packet.coverage, packet.level_title, packet.level_id, followers)
+            client.chat_postMessage(channel=channel, text=sent.text, blocks=list(sent.blocks))
+        except (SlackApiError, SlackClientError) as exc:
+            logger.warning("packet for %s could not be sent: %s", user_id, exc)
+            return Message("I could not send your packet just now; please try again in a minute.", ())
+        text = f"Your promotion packet toward {packet.level_title} is in your DM with me: {packet.coverage}."
+        return Message(text, ())
+
+    def share_packet(self, client: WebClient, team_id: str, user_id: str, value: str) -> str:
+        """The Share button: the clicker's own packet, to a follower they accepted; a refusal otherwise."""
+        follower, _, level_id = value.partition(":")
+        if level_id not in {lv.id for lv in self.content.levels}:
+            return "That button is out of date; run `/growth packet` again."
+        with self.session_factory() as session:
+            accepted = {f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"}
+        if follower not in accepted:
+            logger.info("packet share refused for %s: %s is not an accepted follower", user_id, follower)
+            return str(NotYours("You can share your packet only with someone who follows your growth."))
+        packet = self.build_packet(team_id, user_id, level_id, _display_name(client, user_id))
+        if packet is None:
+            return "I have nothing stored about you yet."
+        try:
+            channel = _dm_channel(client, follower)
+            _upload(client, channel, packet, f"<@{user_id}> shared their promotion packet with you.")
+        except (SlackApiError, SlackClientError) as exc:
+            logger.warning("packet share from %s to %s failed: %s", user_id, follower, exc)
+            return "I could not share it just now; please try again in a minute."
+        return f"Shared your packet with <@{follower}>."
+
+
+def _value(values: Values, block_id: str, action_id: str) -> str:
+    return str((values.get(block_id, {}).get(action_id, {}) or {}).get("value") or "")
+
+
+def _display_name(client: WebClient, user_id: str) -> str:
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except (SlackApiError, SlackClientError):
+        return user_id
+    profile = user.get("profile") or {}
+    return str(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id)
+
+
+def _dm_channel(client: WebClient, user_id: str) -> str:
+    return str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
+
+
+def _upload(client: WebClient, channel: str, packet: pk.Packet, comment: str) -> None:
+    stem = f"promotion-packet-{packet.level_id}-{packet.generated}"
+    client.files_upload_v2(
+        channel=channel,
+        initial_comment=comment,
+        file_uploads=[
+            {"file": pk.markdown(packet).encode(), "filename": f"{stem}.md", "title": f"{stem}.md"},
+            {"file": pk.pdf(packet), "filename": f"{stem}.pdf", "title": f"{stem}.pdf"},
+        ],
+    )

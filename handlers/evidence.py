@@ -1,0 +1,64 @@
+"""The evidence log's listeners: the "Save as growth evidence" message shortcut, the Log a win buttons,
+the save modal's submission and the packet's Share button. /growth evidence and /growth packet are
+/growth subcommands (handlers/growth.py runs them).
+
+Each acks at once; the modal (which needs chat.getPermalink first) and the uploads run in lazy listeners.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.ids import ActionId, CallbackId
+from bot.services import Services
+from handlers.payload import action_value, request_ids
+
+Payload = dict[str, Any]
+
+
+def just_ack(ack: Ack) -> None:
+    ack()
+
+
+def register(app: App, services: Services) -> None:
+    desk = services.evidence
+
+    def open_from_message(body: Payload, client: WebClient) -> None:
+        team_id, user_id = request_ids(body)
+        channel = str((body.get("channel") or {}).get("id") or "")
+        desk.open_save_modal(client, body["trigger_id"], team_id, user_id, body.get("message") or {}, channel)
+        services.people.seen(team_id, user_id)  # the shortcut can be a first use
+
+    app.shortcut(CallbackId.SAVE_AS_EVIDENCE)(ack=just_ack, lazy=[open_from_message])
+
+    def open_blank(body: Payload, client: WebClient) -> None:
+        team_id, user_id = request_ids(body)
+        desk.open_save_modal(client, body["trigger_id"], team_id, user_id)
+
+    app.action(ActionId.EVIDENCE_LOG_WIN)(ack=just_ack, lazy=[open_blank])
+
+    def save_ack(ack: Ack, body: Payload, view: Payload) -> None:
+        team_id, user_id = request_ids(body)
+        errors = desk.save(
+            team_id, user_id, view.get("state", {}).get("values", {}), view.get("private_metadata") or ""
+        )
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+
+    def refresh_home(body: Payload, client: WebClient) -> None:
+        team_id, user_id = request_ids(body)
+        services.growth.publish_home(client, team_id, user_id)
+
+    app.view(CallbackId.EVIDENCE)(ack=save_ack, lazy=[refresh_home])
+
+    def share(body: Payload, client: WebClient, respond: Respond) -> None:
+        team_id, user_id = request_ids(body)
+        answer = desk.share_packet(client, team_id, user_id, action_value(body))
+        respond(text=answer, response_type="ephemeral", replace_original=False)
+
+    app.action(ActionId.PACKET_SHARE)(ack=just_ack, lazy=[share])

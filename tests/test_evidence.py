@@ -1,0 +1,114 @@
+"""The evidence log's pure parts: the suggestion on ten messages engineers write, the expectations of a
+level, the packet as data, Markdown and PDF, and the Block Kit it is shown with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.blocks import evidence as rb
+from bot.blocks import kit as bk
+from bot.evidence.expectations import expectations_for, group_matching, groups_for
+from bot.evidence.packet import EvidenceRow, NoteRow, assemble, markdown, pdf
+from bot.evidence.suggest import prompt_for_gap, scorer_for, stem
+from tests.evidence_samples import SAMPLES
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def test_the_suggestion_puts_a_right_expectation_first_for_at_least_8_of_10_messages(content):
+    scorer = scorer_for(content, "senior")
+    first = {name: scorer.rank(text, limit=1) for name, text, _ in SAMPLES}
+    right = [name for name, _, keys in SAMPLES if first[name] and first[name][0].key in keys]
+    assert len(right) >= 8, {name: first[name] for name, _, _ in SAMPLES if name not in right}
+
+
+def test_a_suggestion_explains_itself_with_the_words_it_matched(content):
+    [best] = scorer_for(content, "senior").rank("Spent the week mentoring our two junior engineers", limit=1)
+    assert best.key == "dimension:impact:4" and {"mentor", "junior"} <= set(best.words)
+    assert scorer_for(content, "senior").rank("lunch was nice", limit=3) == []
+
+
+def test_stems_meet(content):
+    assert stem("mentoring") == stem("mentors") == stem("mentor")
+    assert stem("architectural") == stem("architecture")
+
+
+def test_every_level_has_keyed_expectations_and_a_tip_for_each(content):
+    for level in content.levels:
+        expectations = expectations_for(content, level)
+        assert len({e.key for e in expectations}) == len(expectations) >= 15
+        for expectation in expectations:
+            assert prompt_for_gap(content, level, expectation).strip()
+
+
+@pytest.mark.parametrize(
+    "words,group", [("scope", "scope"), ("Impact", "impact"), ("security", "security"), ("db", "data")]
+)
+def test_a_dimension_or_area_is_found_by_its_names(content, words, group):
+    found = group_matching(content, content.level("senior"), words)
+    assert found is not None and found.id == group
+    assert group_matching(content, content.level("senior"), "cooking") is None
+
+
+def packet(content, items=10):
+    level = content.level("senior")
+    scorer = scorer_for(content, level.id)
+    evidence = [
+        EvidenceRow(
+            NOW - timedelta(days=i),
+            text,
+            "my part: all of it 🎉 <b>",
+            "https://fake.slack.com/archives/C1/p1",
+            "U1",
+            tuple(s.key for s in scorer.rank(text, 1)),
+        )
+        for i, (_, text, _) in enumerate(SAMPLES[:items])
+    ]
+    reflections = [NoteRow(NOW, "I mentored a junior on SQL", "dimension:impact:4")]
+    nudges = [NoteRow(NOW, "Review the APIs of one system as a whole", "area:api")]
+    return assemble(content, level, "Ada Example", evidence, reflections, nudges, NOW)
+
+
+def test_the_packet_is_organised_by_the_level_with_coverage_and_one_tip_per_gap(content):
+    built = packet(content)
+    total = len(expectations_for(content, content.level("senior")))
+    assert [s.name for s in built.sections] == [g.name for g in groups_for(content, content.level("senior"))]
+    assert built.total == total and built.covered == len(
+        {e.expectation.key for s in built.sections for e in s.entries if e.items}
+    )
+    assert len(built.gaps) == total - built.covered
+    assert built.coverage == f"Evidence for {built.covered} of {total} expectations"
+    text = markdown(built)
+    assert text.startswith("# Promotion packet: toward Senior Backend Engineer")
+    assert "Reflections:" in text and "Nudges answered:" in text and "Try:" in text
+    assert "&lt;b&gt;" not in text and "\\<b\\>" in text  # markup in people's words is escaped, not run
+
+
+def test_the_pdf_is_a_pdf_without_the_glyphs_the_font_lacks(content):
+    data = pdf(packet(content))
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    empty = pdf(packet(content, items=0))
+    assert empty.startswith(b"%PDF-")
+
+
+def test_the_save_modal_and_the_lists_keep_to_slacks_limits(content):
+    level = content.level("senior")
+    groups = tuple(
+        rb.ExpectationGroup(g.name, tuple(rb.ExpectationOption(e.key, e.text) for e in g.expectations))
+        for g in groups_for(content, level)
+    )
+    view = rb.build_save_modal(
+        rb.SaveModalView(level.title, groups, ("area:api", "nope"), ("api",), {"l": "senior"}, "x" * 5000, "U1", "")
+    )
+    assert bk.blocks_problems(view["blocks"], max_blocks=100, max_total_text=None) == []
+    select = next(b for b in view["blocks"] if b.get("block_id") == "evidence_expectations")["element"]
+    assert [o["value"] for o in select["initial_options"]] == ["area:api"]
+    assert all(len(o["text"]["text"]) <= 75 for g in select["option_groups"] for o in g["options"])
+    lines = [rb.EvidenceLine("2026-11-23", "y" * 4000, "n" * 400, "https://x", ("a",))] * 40
+    assert bk.message_problems(rb.build_evidence_list(lines, 60)) == []
+    home = rb.build_home_section(level.title, [("Scope", [("z" * 300, 3)] * 30)], lines[:3])
+    assert bk.blocks_problems(home) == []
+    sent = rb.build_packet_sent("Evidence for 1 of 26 expectations", level.title, "senior", ["U1", "U2"])
+    assert bk.message_problems(sent) == [] and len([b for b in sent.blocks if "accessory" in b]) == 2

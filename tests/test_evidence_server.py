@@ -1,0 +1,246 @@
+"""The evidence log and the promotion packet through the real server and the fake Slack, on SQLite and
+PostgreSQL: /growth evidence add and listing, the message shortcut as Slack sends it, the save modal, the
+packet's upload and Share button, export and forget, and every refusal from the side of someone who must
+not see a person's evidence."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+import pytest
+from sqlalchemy import select
+
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.storage import engine as db
+from bot.storage import people as repo
+from bot.storage.models import Evidence
+from tests.slack_requests import view_submission_body
+from tests.test_team_server import Slack, team  # noqa: F401 - the team fixture: a manager, alice accepted, bob pending
+from tests.waiting import wait_until
+
+SECRET = "Postmortem for the checkout outage: I added tracing and a Grafana alert on pool usage"
+INCIDENT_KEY = "dimension:technical_skills:5"  # "Has real experience with monitoring, logging and observability."
+
+
+@pytest.fixture
+def slack(server, fake_slack):
+    return Slack(server, fake_slack)
+
+
+@pytest.fixture
+def dbs(server):
+    engine = db.make_engine(server.database_url)
+    yield db.make_session_factory(engine)
+    engine.dispose()
+
+
+def message_action_body(
+    user_id: str,
+    message: dict,
+    *,
+    team_id: str = "T0001",
+    channel_id: str = "C0ENG",
+    response_url: str = "https://hooks.slack.test/actions/2",
+) -> bytes:
+    """A message shortcut's payload, as Slack sends it."""
+    payload = {
+        "type": "message_action",
+        "token": "verification-token-unused",
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": team_id, "name": user_id.lower()},
+        "channel": {"id": channel_id, "name": "eng"},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": CallbackId.SAVE_AS_EVIDENCE,
+        "trigger_id": "1337.42.shortcut",
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": message,
+        "api_app_id": "A0001",
+    }
+    return ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
+
+
+def view_of(call) -> dict:
+    view = call.params["view"]
+    return view if isinstance(view, dict) else json.loads(view)
+
+
+def items_of(dbs, user: str, team_id: str = "T0001") -> list[Evidence]:
+    with dbs() as session:
+        person = repo.get_person(session, team_id, user)
+        if person is None:
+            return []
+        return list(session.execute(select(Evidence).where(Evidence.person_id == person.id)).scalars())
+
+
+def open_modal(slack, user: str, message: dict, channel_id: str = "C0ENG") -> dict:
+    before = len(slack.fake.calls_to("views.open"))
+    reply = slack.server.sender.post(message_action_body(user, message, channel_id=channel_id))
+    assert reply.status == 200 and reply.body in (b"", b"{}"), reply.body
+    calls = slack.fake.wait_for_calls("views.open", before + 1)
+    return view_of(calls[before])
+
+
+def submit(slack, user: str, view: dict, text: str | None, note: str, keys: list[str]):
+    values = {
+        BlockId.EVIDENCE_TEXT: {ActionId.EVIDENCE_TEXT: {"type": "plain_text_input", "value": text}},
+        BlockId.EVIDENCE_NOTE: {ActionId.EVIDENCE_NOTE: {"type": "plain_text_input", "value": note}},
+        BlockId.EVIDENCE_EXPECTATIONS: {
+            ActionId.EVIDENCE_EXPECTATIONS: {
+                "type": "multi_static_select",
+                "selected_options": [{"value": k, "text": {"type": "plain_text", "text": k}} for k in keys],
+            }
+        },
+    }
+    return slack.server.sender.post(
+        view_submission_body(CallbackId.EVIDENCE, values, private_metadata=view["private_metadata"], user_id=user)
+    )
+
+
+def test_a_win_logged_by_command_is_mapped_listed_and_filtered(slack, dbs):
+    alice = slack.person("alice")
+    slack.plan(alice, "mid", "security")  # target: senior
+    saved = slack.ack(alice, f"evidence add {SECRET}")
+    assert "Saved to your evidence log" in saved and "monitoring, logging and observability" in saved
+    [item] = items_of(dbs, alice)
+    assert (item.source, item.level, item.text) == ("command", "senior", SECRET)
+    assert INCIDENT_KEY in item.expectation_keys
+    listed = slack.ack(alice, "evidence")
+    assert "Grafana alert" in listed and "1 item" in listed
+    assert "Grafana alert" in slack.ack(alice, "evidence technical")  # the dimension, by an alias
+    assert "No evidence for Autonomy and decisions yet" in slack.ack(alice, "evidence autonomy")
+    assert "as a dimension or area" in slack.ack(alice, "evidence cooking")
+    assert "Write what you did" in slack.ack(alice, "evidence add")
+
+
+def test_the_message_shortcut_opens_the_modal_and_saves_what_the_person_kept(slack, dbs, fake_slack):
+    alice = slack.person("alice")
+    author = slack.person("sam")
+    slack.plan(alice, "mid", "api")
+    message = {
+        "type": "message",
+        "user": author,
+        "ts": "1732360000.123400",
+        "text": "Thanks to everyone on the postmortem: the new tracing and the Grafana alert on queue depth "
+        "would have caught this outage in minutes.",
+    }
+    view = open_modal(slack, alice, message)
+    [permalink_call] = fake_slack.calls_to("chat.getPermalink")
+    assert permalink_call.params["channel"] == "C0ENG" and permalink_call.params["message_ts"] == message["ts"]
+    shown = json.dumps(view)
+    assert f"<@{author}>" in shown and "https://fake.slack.com/archives/C0ENG/p1732360000123400" in shown
+    text_block = next(b for b in view["blocks"] if b.get("block_id") == BlockId.EVIDENCE_TEXT)
+    assert text_block["element"]["initial_value"] == message["text"]
+    select_block = next(b for b in view["blocks"] if b.get("block_id") == BlockId.EVIDENCE_EXPECTATIONS)
+    assert select_block["element"]["initial_options"][0]["value"] == INCIDENT_KEY  # the suggestion, preselected
+    assert "Senior" in select_block["label"]["text"]
+    # she trims the message and adds a note; only what she kept is stored
+    reply = submit(slack, alice, view, "the new tracing and the Grafana alert", "I built both", [INCIDENT_KEY])
+    assert reply.status == 200 and reply.body in (b"", b"{}"), reply.body
+    [item] = items_of(dbs, alice)
+    assert (item.text, item.note, item.author_user_id) == (
+        "the new tracing and the Grafana alert",
+        "I built both",
+        author,
+    )
+    assert item.permalink.endswith("/p1732360000123400") and item.source == "message"
+    assert item.expectation_keys == [INCIDENT_KEY]
+    fake_slack.wait_for_calls("views.publish", 1)  # the App Home shows it
+    # cleared text keeps only the link; keys that are not expectations of the level are dropped
+    view = open_modal(slack, alice, message)
+    assert submit(slack, alice, view, None, "", ["area:api", "dimension:nope:9"]).status == 200
+    newest = max(items_of(dbs, alice), key=lambda i: i.id)
+    assert (newest.text, newest.expectation_keys) == ("", ["area:api"])
+    assert message["text"] not in json.dumps([i.text for i in items_of(dbs, alice)])
+
+
+def test_log_a_win_opens_an_empty_modal_that_needs_words(slack, dbs, fake_slack):
+    alice = slack.person("alice")
+    slack.click(ActionId.EVIDENCE_LOG_WIN, "home", alice)
+    [opened] = fake_slack.wait_for_calls("views.open", 1)
+    view = view_of(opened)
+    assert "What did you do?" in json.dumps(view) and fake_slack.calls_to("chat.getPermalink") == []
+    refused = submit(slack, alice, view, "", "", [])
+    assert refused.json()["response_action"] == "errors" and BlockId.EVIDENCE_TEXT in refused.json()["errors"]
+    assert items_of(dbs, alice) == []
+    assert submit(slack, alice, view, "Mentored our new junior through her first on-call week", "", []).status == 200
+    [item] = items_of(dbs, alice)
+    assert item.source == "button" and item.expectation_keys == []
+
+
+def assert_nothing_of_alice(text: str) -> None:
+    assert "Grafana" not in text and "Postmortem" not in text, text
+
+
+def test_nobody_but_the_author_sees_evidence(slack, team, dbs):  # noqa: F811 - the team fixture
+    manager, alice, bob = team  # alice accepted the manager; bob has not answered
+    slack.ack(alice, f"evidence add {SECRET}")
+    eve = slack.person("eve")
+    for other in (manager, bob, eve):
+        assert_nothing_of_alice(slack.ack(other, "evidence"))
+        assert_nothing_of_alice(slack.ack(other, "export"))
+        assert_nothing_of_alice(slack.ack(other, "team"))
+    # the same user id in another workspace is another person
+    assert_nothing_of_alice(slack.ack(alice, "evidence", team_id="T0OTHER"))
+    assert_nothing_of_alice(slack.ack(alice, "export", team_id="T0OTHER"))
+    # the manager's view counts it, never shows it
+    assert_nothing_of_alice(slack.ack(manager, "team"))
+    assert "Grafana" in slack.ack(alice, "evidence")
+
+
+def test_export_holds_the_evidence_and_forget_deletes_it(slack, dbs):
+    alice = slack.person("alice")
+    slack.ack(alice, f"evidence add {SECRET}")
+    exported = slack.ack(alice, "export")
+    assert "Grafana alert" in exported and '\\"evidence\\"' in exported
+    [item] = items_of(dbs, alice)
+    slack.click(ActionId.GROWTH_FORGET_CONFIRM, "confirm", alice)
+
+    def gone() -> bool:
+        with dbs() as session:
+            return session.get(Evidence, item.id) is None
+
+    wait_until(gone, what="the evidence deleted")
+
+
+def files_in(fake_slack, channel: str) -> dict[str, bytes]:
+    return {f["name"]: fake_slack.uploads[fid] for fid, f in fake_slack.files.items() if channel in f["channels"]}
+
+
+def test_the_packet_goes_to_the_dm_and_is_shared_only_with_an_accepted_follower(slack, team, fake_slack):  # noqa: F811
+    manager, alice, bob = team
+    slack.ack(alice, f"evidence add {SECRET}")
+    answer = slack.lazy(alice, "packet")
+    assert "in your DM" in answer and "Evidence for 1 of 26 expectations" in answer
+    dm = "D" + alice[1:]
+    files = wait_until(lambda: files_in(fake_slack, dm) if len(files_in(fake_slack, dm)) == 2 else None)
+    markdown = next(v for k, v in files.items() if k.endswith(".md")).decode()
+    pdf = next(v for k, v in files.items() if k.endswith(".pdf"))
+    assert markdown.startswith("# Promotion packet: toward Senior Backend Engineer")
+    assert "Alice Example" in markdown and "Grafana alert" in markdown and "## Coverage and gaps" in markdown
+    assert "Try:" in markdown and pdf.startswith(b"%PDF-") and len(pdf) > 5000
+    sent = wait_until(lambda: [m for m in fake_slack.messages_to(dm) if "packet_share" in json.dumps(m.get("blocks"))])
+    buttons = [e for b in sent[-1]["blocks"] for e in [b.get("accessory") or {}] if e.get("action_id")]
+    assert [b["value"] for b in buttons] == [f"{manager}:senior"]  # the accepted follower only, not bob
+    # refusals: a follower who has not accepted, and someone else clicking a Share button
+    for clicker, value in ((alice, f"{bob}:senior"), (bob, f"{manager}:senior"), (manager, f"{manager}:senior")):
+        before = slack.click(ActionId.PACKET_SHARE, value, clicker)
+        [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+        assert "only with someone who follows your growth" in refusal["text"]
+    for person in (bob, manager):
+        assert files_in(fake_slack, "D" + person[1:]) == {}
+    # alice shares with her manager
+    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:senior", alice)
+    [done] = fake_slack.wait_for_responses(before + 1)[before:]
+    assert f"Shared your packet with <@{manager}>" in done["text"]
+    shared = files_in(fake_slack, "D" + manager[1:])
+    assert len(shared) == 2 and "Grafana alert" in next(v for k, v in shared.items() if k.endswith(".md")).decode()
+
+
+def test_a_packet_for_a_level_that_does_not_exist_is_refused_in_the_ack(slack):
+    alice = slack.person("alice")
+    assert "I don't know the level" in slack.ack(alice, "packet wizard")
