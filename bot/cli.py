@@ -99,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _clock_from_env() -> Clock:
     from bot.clock import Clock
-    from bot.services import make_web_client
+    from bot.services import make_senders
     from bot.storage import engine as db
 
     settings = Settings.from_env()
@@ -107,7 +107,7 @@ def _clock_from_env() -> Clock:
     _setup_logging(settings.log_level)
     db.migrate_if_embedded(settings.database_url)
     engine = db.make_engine(settings.database_url)
-    return Clock(db.make_session_factory(engine), make_web_client(settings), content)
+    return Clock(db.make_session_factory(engine), make_senders(settings), content)
 
 
 def cmd_clock(args: argparse.Namespace) -> int:

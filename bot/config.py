@@ -38,6 +38,9 @@ class Settings:
     web_threads: int = 8
     web_concurrency: int = 1  # server processes (gunicorn workers), each with web_threads threads
     admin_user_ids: frozenset[str] = frozenset()  # may see /growth org besides Slack's admins and owners
+    # chat.postMessage per minute across a workspace: Slack does not publish this limit; the pacer starts here,
+    # slows down on a 429 and creeps back up to it (bot.clock.pacing)
+    slack_messages_per_minute: float = 600.0
 
     def __repr__(self) -> str:  # never print secrets in logs or tracebacks
         return (
@@ -116,6 +119,14 @@ class Settings:
                 + "."
             )
 
+        rate_text = env.get("SLACK_MESSAGES_PER_MINUTE", "").strip() or "600"
+        messages_per_minute = float(rate_text) if re.fullmatch(r"[0-9]{1,7}(\.[0-9]+)?", rate_text) else 0.0
+        if not 1 <= messages_per_minute <= 1_000_000:
+            problems.append(
+                "SLACK_MESSAGES_PER_MINUTE must be a number of messages a minute from 1 to 1000000 "
+                f"(the workspace-wide pace of chat.postMessage), got {rate_text!r}."
+            )
+
         try:
             database_url = normalise_database_url(env.get("DATABASE_URL", ""))
         except ConfigError as exc:
@@ -136,6 +147,7 @@ class Settings:
             web_threads=threads,
             web_concurrency=processes,
             admin_user_ids=admins,
+            slack_messages_per_minute=messages_per_minute,
         )
 
 

@@ -13,7 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import Clock
+from bot.clock import Clock, Pacer, SlackRates, SlackSenders
 from bot.config import Settings
 from bot.content.records import Content
 from bot.evidence.commands import evidence_entries
@@ -61,6 +61,13 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
+def make_senders(settings: Settings) -> SlackSenders:
+    """The process's paced Slack clients: one Pacer at the configured workspace message rate."""
+    return SlackSenders(
+        Pacer(SlackRates(messages_per_minute=settings.slack_messages_per_minute)), make_web_client(settings)
+    )
+
+
 def growth_command_table(
     growth: GrowthDesk,
     team: TeamDesk,
@@ -87,7 +94,9 @@ def build_services(
     executor: ThreadPoolExecutor | None = None,
 ) -> Services:
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="ladderbot-bg")
-    client = make_web_client(settings)
+    # one pacer per process: the request path's sends (welcomes, invitations) and the clock's share its budgets
+    senders = make_senders(settings)
+    client = senders.waiting(None)
 
     answers = Answers(content, show_compensation=settings.show_compensation)
     team = TeamDesk(session_factory, client, content, settings)
@@ -109,7 +118,7 @@ def build_services(
         engine=engine,
         session_factory=session_factory,
         people=PeopleRecorder(session_factory, executor, on_new_person=welcome),
-        clock=Clock(session_factory, client, content),
+        clock=Clock(session_factory, senders, content),
         team=team,
         growth=growth,
         growth_commands=GrowthCommands(session_factory, table, growth),

@@ -18,7 +18,6 @@ from tests.test_digest import DIGEST_AT, build_team, charts, digest_messages
 LOOKUPS = ("conversations.history", "conversations.open")
 # Outlasting slack_sdk's retries (3 for a 429, 2 for a 5xx): the pass ends with the error Slack answered.
 CLEAN_ERRORS = [
-    pytest.param(429, None, 4, "ratelimited", id="429"),
     pytest.param(500, None, 3, "internal_error", id="500"),
     pytest.param(200, "fatal_error", 1, "fatal_error", id="slack-error"),
 ]
@@ -43,9 +42,17 @@ def test_after_a_clean_slack_error_the_resend_reads_no_history(
     assert lookups(world) == 0
 
 
+def test_a_rate_limited_send_goes_in_the_same_pass_and_reads_no_history(world: World) -> None:
+    world.add("U1")
+    world.fake.fail("chat.postMessage", status=429, retry_after=0, times=4)
+    report = world.clock.run_pass(MONDAY_10_UTC)
+    assert (report.sent, report.retrying, report.rate_limited) == (1, 0, 4)
+    assert world.dms() == {"D1": 1} and lookups(world) == 0
+
+
 def test_after_a_timeout_the_resend_finds_the_first_try_and_posts_nothing(world: World) -> None:
     world.add("U1")
-    world.clock.client.timeout = CLIENT_TIMEOUT
+    world.clock.senders.template.timeout = CLIENT_TIMEOUT
     world.fake.fail("chat.postMessage", delay=CLIENT_TIMEOUT + 0.5, times=1)  # posted, answered too late
     assert world.clock.run_pass(MONDAY_10_UTC).retrying == 1
     [delivery] = world.delivery("U1")
@@ -61,31 +68,44 @@ def test_after_a_timeout_the_resend_finds_the_first_try_and_posts_nothing(world:
 
 
 def test_a_clean_error_while_looking_keeps_the_outcome_unknown(world: World) -> None:
-    """The look itself is rate-limited before anything is posted: the next try must still look."""
+    """The look itself fails with Slack's answer before anything is posted: the next try must still look."""
     world.add("U1")
-    world.clock.client.timeout = CLIENT_TIMEOUT
+    world.clock.senders.template.timeout = CLIENT_TIMEOUT
     world.fake.fail("chat.postMessage", delay=CLIENT_TIMEOUT + 0.5, times=1)
     world.clock.run_pass(MONDAY_10_UTC)
     world.fake.wait_for_calls("chat.postMessage", 1)
-    world.fake.fail("conversations.open", status=429, retry_after=0, times=4)
+    world.fake.fail("conversations.open", error="internal_error", times=1)
     assert world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=2)).retrying == 1
     assert outcome_unknown(world.delivery("U1")[0].error)
     report = world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=10))
     assert report.recovered == 1 and world.dms() == {"D1": 1}
 
 
+def test_a_rate_limited_look_waits_in_line_and_still_looks(world: World) -> None:
+    """The look is answered 429: it is put back in line, not failed, and looks again in the same pass."""
+    world.add("U1")
+    world.clock.senders.template.timeout = CLIENT_TIMEOUT
+    world.fake.fail("chat.postMessage", delay=CLIENT_TIMEOUT + 0.5, times=1)
+    world.clock.run_pass(MONDAY_10_UTC)
+    world.fake.wait_for_calls("chat.postMessage", 1)
+    world.fake.fail("conversations.open", status=429, retry_after=0, times=4)
+    report = world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=2))
+    assert (report.recovered, report.retrying, report.rate_limited) == (1, 0, 4)
+    assert world.dms() == {"D1": 1} and len(world.fake.calls_to("chat.postMessage")) == 1
+
+
 def test_a_clock_that_died_after_a_rate_limited_try_is_looked_for(world: World) -> None:
-    """A 429 first (a known outcome), then a pass claims the row and dies after Slack accepted the post: the
+    """Slack's error first (a known outcome), then a pass claims the row and dies after Slack accepted the post: the
     row taken from the dead clock is marked unknown, so the next clock reads the history and records it."""
     world.add("U1")
-    world.fake.fail("chat.postMessage", status=429, retry_after=0, times=4)
+    world.fake.fail("chat.postMessage", error="internal_error", times=1)
     world.clock.run_pass(MONDAY_10_UTC)
-    assert world.delivery("U1")[0].error == "ratelimited"
+    assert world.delivery("U1")[0].error == "internal_error"
     retry_at = MONDAY_10_UTC + timedelta(minutes=2)
     [claimed] = world.clock.nudges.sender.claim(retry_at)  # this clock dies after posting
     with world.sessions.begin() as session:
         session.execute(select(Person)).scalar_one().dm_channel_id = "D1"
-    world.clock.client.chat_postMessage(
+    world.clock.senders.waiting(None).chat_postMessage(
         channel="D1",
         text="nudge",
         metadata={"event_type": "ladderbot_nudge", "event_payload": {"delivery_id": claimed.delivery_id}},
@@ -98,15 +118,15 @@ def test_a_clock_that_died_after_a_rate_limited_try_is_looked_for(world: World) 
 def test_a_rate_limited_digest_resend_reads_no_history(world: World) -> None:
     build_team(world)
     world.fake.fail("chat.postMessage", status=429, retry_after=0, times=4)
-    assert world.clock.run_pass(DIGEST_AT).digests_failed == 1
-    world.clock.run_pass(DIGEST_AT + timedelta(minutes=2))
+    report = world.clock.run_pass(DIGEST_AT)
+    assert (report.digests_sent, report.digests_failed) == (1, 0)  # waited out in line, not failed
     assert len(digest_messages(world.fake)) == 1 and len(charts(world.fake)) == 1
     assert lookups(world) == 0
 
 
 def test_a_timed_out_chart_is_found_not_uploaded_again(world: World) -> None:
     build_team(world)
-    world.clock.client.timeout = CLIENT_TIMEOUT
+    world.clock.senders.template.timeout = CLIENT_TIMEOUT
     world.fake.fail("files.completeUploadExternal", delay=CLIENT_TIMEOUT + 0.5, times=1)
     assert world.clock.run_pass(DIGEST_AT).digests_failed == 1
     world.fake.wait_for_calls("files.completeUploadExternal", 1)

@@ -41,6 +41,7 @@ from bot.clock.outbox import (
     too_late,
     unknown_outcome,
 )
+from bot.clock.pacing import SlackSenders
 from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.schedule import occurrences_around
@@ -65,7 +66,7 @@ class DigestJob:
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        client: WebClient,
+        senders: SlackSenders,
         content: Content,
         *,
         backoff: Backoff,
@@ -73,10 +74,17 @@ class DigestJob:
     ):
         self.session_factory = session_factory
         self.lease = lease
-        self.client = client
+        self.senders = senders
         self.content = content
         self.backoff = backoff
-        self.directory = Directory(client)
+        self._directories: dict[str, Directory] = {}
+
+    def directory(self, client: WebClient) -> Directory:
+        """The people directory of the workspace `client` sends for (cached for its lifetime)."""
+        budget = getattr(client, "budget", "*")
+        if budget not in self._directories:
+            self._directories[budget] = Directory(client)
+        return self._directories[budget]
 
     def run(self, now: datetime, report: PassReport) -> None:
         self._schedule(now, report)
@@ -160,6 +168,8 @@ class DigestJob:
             )
             person_id, user_id, dm_channel, tz = person.id, person.user_id, person.dm_channel_id, person.tz or "UTC"
         attempts, last_error, message_ts, chart_id, due_at, digest_channel = state
+        # a waiting client: each call takes its turn at the workspace's pacer, and a 429 is waited out, not failed
+        client = self.senders.waiting(team_id)
         # Read the history before a step only when the last try may have done it unanswered; until this
         # attempt itself writes to Slack, a failure leaves that question open (`pending_check`).
         check = pending_check = outcome_unknown(last_error)
@@ -175,22 +185,22 @@ class DigestJob:
             return
         try:
             if message_ts is None:
-                posted = self._find_summary(digest_id, user_id, channel) if check else None
+                posted = self._find_summary(client, digest_id, user_id, channel) if check else None
                 if posted is None:
                     pending_check = False
-                    posted = self._post_summary(digest_id, user_id, channel, summary, tz)
+                    posted = self._post_summary(client, digest_id, user_id, channel, summary, tz)
                 message_ts, channel = posted
                 learned = (person_id, channel) if channel != dm_channel else None
                 if not self._write(digest_id, token, learned, channel_id=channel, message_ts=message_ts):
                     return
             if channel is None:  # never so far: the channel is recorded with the summary's ts
-                channel = open_dm(self.client, user_id)
+                channel = open_dm(client, user_id)
             if chart_id is None and summary.reports:
                 if not lease.owns(DigestDelivery, digest_id, token):  # the summary went; the chart is the taker's
                     return
-                chart_id = self._find_chart(digest_id, channel) if check else None
+                chart_id = self._find_chart(client, digest_id, channel) if check else None
                 pending_check = False
-                chart_id = chart_id or self._send_chart(digest_id, channel, summary)
+                chart_id = chart_id or self._send_chart(client, digest_id, channel, summary)
             self._write(
                 digest_id, token, status="sent", chart_file_id=chart_id, sent_at=utcnow(), claim_token=None, error=None
             )
@@ -208,20 +218,22 @@ class DigestJob:
             self._failed(digest_id, token, attempts, error, now, permanent=False)
             report.digests_failed += 1
 
-    def _find_summary(self, digest_id: int, user_id: str, channel: str | None) -> tuple[str, str] | None:
+    def _find_summary(
+        self, client: WebClient, digest_id: int, user_id: str, channel: str | None
+    ) -> tuple[str, str] | None:
         """(ts, DM channel) of the summary if the DM's history shows it, after a try whose outcome is unknown."""
         if channel is None:  # it may have posted by user id and died before recording the DM
-            channel = open_dm(self.client, user_id)
-        found = find_in_history(self.client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id))
+            channel = open_dm(client, user_id)
+        found = find_in_history(client, channel, lambda m: has_metadata(m, METADATA_EVENT, digest_id))
         return (found, channel) if found else None
 
     def _post_summary(
-        self, digest_id: int, user_id: str, channel: str | None, summary: TeamSummary, tz: str
+        self, client: WebClient, digest_id: int, user_id: str, channel: str | None, summary: TeamSummary, tz: str
     ) -> tuple[str, str]:
         """(ts, DM channel) of the summary posted now, by user id when the channel is not known yet (Slack
         answers with it)."""
         message = build_team_summary(self.content, summary, tz, title="Your weekly team digest")
-        response = self.client.chat_postMessage(
+        response = client.chat_postMessage(
             channel=channel or user_id,  # a user id: Slack posts to the app's DM and names it
             text=message.text,
             blocks=list(message.blocks),
@@ -229,18 +241,16 @@ class DigestJob:
         )
         return str(response["ts"]), str(response["channel"])
 
-    def _find_chart(self, digest_id: int, channel: str) -> str | None:
+    def _find_chart(self, client: WebClient, digest_id: int, channel: str) -> str | None:
         """ "shared" if the chart is in the DM's history already (after a try whose outcome is unknown)."""
         name = chart_filename(digest_id)
-        found = find_in_history(
-            self.client, channel, lambda m: any(f.get("name") == name for f in m.get("files") or [])
-        )
+        found = find_in_history(client, channel, lambda m: any(f.get("name") == name for f in m.get("files") or []))
         return "shared" if found else None
 
-    def _send_chart(self, digest_id: int, channel: str, summary: TeamSummary) -> str:
+    def _send_chart(self, client: WebClient, digest_id: int, channel: str, summary: TeamSummary) -> str:
         name = chart_filename(digest_id)
-        png = engagement_chart(summary, self.directory.names([r.user_id for r in summary.reports]))
-        response = self.client.files_upload_v2(
+        png = engagement_chart(summary, self.directory(client).names([r.user_id for r in summary.reports]))
+        response = client.files_upload_v2(
             channel=channel,
             file=png,
             filename=name,

@@ -9,6 +9,7 @@ that the row still carries the pass's token under a live lease; an outcome is wr
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,11 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
 from bot.clock.outbox import (
+    LEASE,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
     Backoff,
     Lease,
     claim,
+    claimable_workspaces,
     find_in_history,
     has_metadata,
     holds,
@@ -36,9 +39,10 @@ from bot.clock.outbox import (
     too_late,
     unknown_outcome,
 )
+from bot.clock.pacing import Paced, SlackSenders, retry_after
 from bot.clock.report import PassReport
 from bot.content.records import Content
-from bot.storage.models import Delivery, Person, Plan, utcnow
+from bot.storage.models import Delivery, Person, Plan, Workspace, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -59,22 +63,25 @@ class ClaimedNudge:
     attempts: int
     message_ts: str | None
     last_error: str | None  # what the previous attempt recorded: UNKNOWN_OUTCOME means read the history first
+    team_id: str
     claim_token: str
 
 
 @dataclass(frozen=True)
 class SendResult:
     item: ClaimedNudge
-    outcome: str  # sent, recovered, retrying, failed, missed, lost: the PassReport counter to bump
+    outcome: str  # sent, recovered, retrying, failed, missed, lost, or paced (not sent yet: put back in line)
     channel: str | None = None
     ts: str | None = None
     error: str | None = None
     new_channel: str | None = None
     unreachable: bool = False
     late: float | None = None  # sent: seconds after its due time, in the pass's frame
+    retry_in: float = 0.0  # paced: seconds until it may go again
+    rate_limited: bool = False  # paced by a 429 from Slack (not only by our own pacer)
 
 
-def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime, int, str | None, str | None]:
+def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime, int, str | None, str | None, str]:
     """The rows stamped with `token`, joined to what sending needs, in id order."""
     return (
         select(
@@ -87,8 +94,10 @@ def claimed_rows(token: str) -> Select[int, int, str, str | None, str, datetime,
             Delivery.attempts,
             Delivery.message_ts,
             Delivery.error,
+            Workspace.team_id,
         )
         .join(Person, Person.id == Delivery.person_id)
+        .join(Workspace, Workspace.id == Person.workspace_id)
         .where(Delivery.claim_token == token)
         .order_by(Delivery.id)
     )
@@ -114,36 +123,49 @@ class NudgeSender:
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        client: WebClient,
+        senders: SlackSenders,
         content: Content,
         *,
         batch_size: int,
         backoff: Backoff,
     ):
         self.session_factory = session_factory
-        self.client = client
+        self.senders = senders
         self.content = content
         self.batch_size = batch_size
         self.backoff = backoff
 
-    def claim(self, now: datetime, lease: Lease | None = None) -> list[ClaimedNudge]:
-        """Up to one batch of due (or stale) rows, stamped with a new token in one transaction and held under
-        `lease` from then on (none: a claim that is never renewed, as a clock that dies right after makes)."""
+    def claim(
+        self, now: datetime, lease: Lease | None = None, wanted: Mapping[int, int] | None = None
+    ) -> list[ClaimedNudge]:
+        """Due (or stale) rows, stamped with a new token in one transaction and held under `lease` from then
+        on (none: a claim that is never renewed, as a clock that dies right after makes): up to one batch, or
+        with `wanted` (workspace id -> how many) that many of each workspace."""
         token = new_claim_token()
         with self.session_factory.begin() as session:
-            if lease is None:
-                claim(session, Delivery, now, self.batch_size, token)
-            else:
-                claim(session, Delivery, now, self.batch_size, token, at=lease.clock(), lease=lease.length)
+            at, length = (lease.clock(), lease.length) if lease is not None else (now, LEASE)
+            if wanted is None:
+                claim(session, Delivery, now, self.batch_size, token, at=at, lease=length)
+            for workspace_id, count in (wanted or {}).items():
+                of_workspace = Delivery.person_id.in_(select(Person.id).where(Person.workspace_id == workspace_id))
+                claim(session, Delivery, now, count, token, at=at, lease=length, within=of_workspace)
             claimed = load_claimed(session, token)
         if lease is not None and claimed:
             lease.hold(Delivery, token)
         return claimed
 
-    def send(self, item: ClaimedNudge, now: datetime, lease: Lease | None = None) -> SendResult:
+    def workspaces_due(self, now: datetime, lease: Lease) -> dict[int, str]:
+        """Workspace id -> team id of every workspace with rows a claim at `now` would take."""
+        with self.session_factory() as session:
+            rows = session.execute(claimable_workspaces(now, lease.clock(), lease.length)).all()
+            return {workspace_id: team_id for workspace_id, team_id in rows}
+
+    def send(self, item: ClaimedNudge, now: datetime, lease: Lease | None = None, *, wait: bool = False) -> SendResult:
         """Slack I/O for one claimed delivery; no database work but the ownership check before the post (it
         runs in the send pool): the row still carries our token (under `lease`, a live one; without, the
-        token alone). A row this pass no longer owns is `lost`: not sent, not recorded."""
+        token alone). A row this pass no longer owns is `lost`: not sent, not recorded. A call the pacer
+        holds back, or a 429, comes back `paced` with the seconds to wait, unless `wait` (then it waits)."""
+        client = self.senders.waiting(item.team_id) if wait else self.senders.sending(item.team_id)
         prompt = self.content.prompt(item.prompt_id)
         if prompt is None:
             return SendResult(item, "failed", error="prompt_removed")
@@ -157,8 +179,8 @@ class NudgeSender:
             channel = item.dm_channel_id
             if check:
                 if channel is None:
-                    channel = opened = open_dm(self.client, item.user_id)
-                ts = self.find_sent(channel, item.delivery_id)
+                    channel = opened = open_dm(client, item.user_id)
+                ts = self.find_sent(client, channel, item.delivery_id)
                 if ts:
                     return SendResult(item, "recovered", channel=channel, ts=ts, new_channel=opened)
             message = build_nudge(self.content, prompt, item.delivery_id)
@@ -166,7 +188,7 @@ class NudgeSender:
                 logger.warning("delivery %s was taken by another clock; not sent", item.delivery_id)
                 return SendResult(item, "lost", error="claim_lost", new_channel=opened)
             pending_check = False  # from here on, this attempt's own post decides
-            response = self.client.chat_postMessage(
+            response = client.chat_postMessage(
                 channel=channel or item.user_id,  # a user id: Slack posts to the app's DM and names it
                 text=message.text,
                 blocks=list(message.blocks),
@@ -176,7 +198,12 @@ class NudgeSender:
             learned = posted_in if posted_in != item.dm_channel_id else None
             late = ((lease.clock() if lease else now) - item.due_at).total_seconds()
             return SendResult(item, "sent", channel=posted_in, ts=response["ts"], new_channel=learned, late=late)
+        except Paced as exc:  # our pacer held it back: nothing was sent
+            return SendResult(item, "paced", retry_in=exc.delay, new_channel=opened)
         except SlackApiError as exc:
+            pause = retry_after(exc)
+            if pause is not None:  # a 429: nothing was posted, and it is not a failure
+                return SendResult(item, "paced", retry_in=pause, rate_limited=True, new_channel=opened)
             error = slack_error(exc)
             if error in PERMANENT_ERRORS:
                 return SendResult(item, "failed", error=error, unreachable=True)
@@ -192,9 +219,9 @@ class NudgeSender:
             return holds(self.session_factory, Delivery, item.delivery_id, item.claim_token)
         return lease.owns(Delivery, item.delivery_id, item.claim_token)
 
-    def find_sent(self, channel: str, delivery_id: int) -> str | None:
+    def find_sent(self, client: WebClient, channel: str, delivery_id: int) -> str | None:
         """After a send whose outcome is unknown: did Slack already get this nudge? Look for its metadata."""
-        return find_in_history(self.client, channel, lambda msg: has_metadata(msg, METADATA_EVENT, delivery_id))
+        return find_in_history(client, channel, lambda msg: has_metadata(msg, METADATA_EVENT, delivery_id))
 
     def record(self, results: list[SendResult], now: datetime, report: PassReport) -> None:
         """Write a batch of outcomes in one transaction (one executemany per kind of outcome), each row only

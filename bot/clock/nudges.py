@@ -15,18 +15,23 @@ Nothing is sent before its row is committed, and every row ends sent, failed or 
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any, TypeAlias, cast
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock.dispatch import Dispatcher, post_channel
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult, load_claimed, retry_or_give_up
 from bot.clock.outbox import LEASE, Lease, is_postgres, new_claim_token, owed_row
+from bot.clock.pacing import POST_MESSAGE
 from bot.clock.report import PassReport
+from bot.clock.shares import SendShares
 from bot.content.records import Content
 from bot.growth.plans import plan_state
 from bot.growth.prompts import choose_prompt
@@ -37,7 +42,9 @@ from bot.storage.upsert import insert_for
 
 logger = logging.getLogger(__name__)
 
-RECORD_EVERY = 100  # outcomes written per transaction while a batch is being sent
+RECORD_EVERY = 100  # outcomes written per transaction while a batch is being sent (or each second)
+LOOK_EVERY = 1.0  # seconds between looks for workspaces whose lines need topping up
+LINE_SECONDS = 10.0  # a workspace's line holds about this many seconds of sends at its pace
 DUE_PLAN_COLUMNS = (
     Plan.id,
     Plan.person_id,
@@ -52,44 +59,6 @@ DUE_PLAN_COLUMNS = (
     Plan.unreachable_reason,
 )
 DuePlan: TypeAlias = Row[*tuple[Any, ...]]  # a plan as scheduling reads it: the DUE_PLAN_COLUMNS, by name
-
-
-class SendQueue:
-    """Where the send threads leave outcomes. The pass sleeps until there is a batch worth recording, room
-    to claim more, or nothing left in flight: a few hundred wake-ups for 10,000 sends, not one each."""
-
-    def __init__(self, *, record_every: int, low_water: int):
-        self._ready = threading.Condition()
-        self._results: list[SendResult] = []
-        self.in_flight = 0
-        self._record_every = record_every
-        self.low_water = low_water
-
-    def started(self, count: int) -> None:
-        with self._ready:
-            self.in_flight += count
-
-    def put(self, result: SendResult) -> None:
-        with self._ready:
-            self._results.append(result)
-            self.in_flight -= 1
-            if len(self._results) >= self._record_every or self.in_flight <= self.low_water:
-                self._ready.notify()
-
-    def take(self, *, want_room: bool = False, wait: bool = True) -> list[SendResult]:
-        """The outcomes so far; unless told not to wait, after waiting for a full batch, for nothing in
-        flight or (want_room) for the pool to run low."""
-        with self._ready:
-            if wait:
-                self._ready.wait_for(
-                    lambda: (
-                        len(self._results) >= self._record_every
-                        or self.in_flight == 0
-                        or (want_room and self.in_flight <= self.low_water)
-                    )
-                )
-            taken, self._results = self._results, []
-            return taken
 
 
 def histories(session: Session, person_ids: list[int]) -> dict[int, list[str]]:
@@ -115,9 +84,12 @@ class NudgeJob:
         content: Content,
         *,
         send_workers: int,
+        shares: SendShares,
         lease: timedelta = LEASE,
     ):
         self.session_factory = session_factory
+        self.shares = shares
+        self.pacer = sender.senders.pacer
         self.lease = lease
         self.sender = sender
         self.content = content
@@ -135,29 +107,89 @@ class NudgeJob:
             self._run(now, report, lease)
 
     def _run(self, now: datetime, report: PassReport, lease: Lease) -> None:
-        queue = SendQueue(record_every=RECORD_EVERY, low_water=self.send_workers * 4)
+        results: SimpleQueue[SendResult] = SimpleQueue()
+        dispatch = Dispatcher(self.pacer, self.sender.senders.budget, slots=self.send_workers)
+        outcomes: list[SendResult] = []
         scheduling = self.schedule_batch(now, report)
-        exhausted = False
+        claiming = True  # rows may be left to claim
+        last_look = -1.0  # when the workspaces with claimable rows were last looked up
+        last_record = time.monotonic()
         with ThreadPoolExecutor(max_workers=self.send_workers, thread_name_prefix="nudge-send") as pool:
-            while True:
-                if not exhausted and queue.in_flight <= queue.low_water:
-                    claimed = self.sender.claim(now, lease)
-                    queue.started(len(claimed))
-                    for item in claimed:
-                        pool.submit(self._send_into, queue, item, now, lease)
-                    if not claimed:
-                        if scheduling:
-                            scheduling = self.schedule_batch(now, report)
-                            continue
-                        exhausted = True
-                elif scheduling:
-                    scheduling = self.schedule_batch(now, report)
-                    self.sender.record(queue.take(wait=False), now, report)
-                    continue
-                if exhausted and queue.in_flight == 0:
-                    break
-                self.sender.record(queue.take(want_room=not exhausted), now, report)
-        self.sender.record(queue.take(wait=False), now, report)
+            try:
+                while True:
+                    if claiming and (dispatch.empty or time.monotonic() - last_look >= LOOK_EVERY):
+                        last_look = time.monotonic()
+                        claimed = self._claim_fairly(now, lease, dispatch)
+                        if not claimed and dispatch.empty:
+                            if scheduling:
+                                scheduling = self.schedule_batch(now, report)
+                                continue
+                            claiming = False
+                    self.shares.sending(dispatch.budgets())
+                    for item in dispatch.ready():
+                        pool.submit(self._send_into, results, item, now, lease)
+                    if scheduling:  # Slack's pace leaves time: schedule the next batch of plans
+                        scheduling = self.schedule_batch(now, report)
+                        claiming = True
+                    if dispatch.empty and not claiming and not scheduling:
+                        break
+                    self._collect(results, dispatch, outcomes, report, timeout=min(dispatch.next_wake(), 0.5))
+                    if outcomes and (
+                        len(outcomes) >= RECORD_EVERY or time.monotonic() - last_record >= 1.0 or dispatch.empty
+                    ):
+                        self.sender.record(outcomes, now, report)
+                        outcomes = []
+                        last_record = time.monotonic()
+            finally:
+                self.shares.leave()
+        self.sender.record(outcomes, now, report)
+
+    def _claim_fairly(self, now: datetime, lease: Lease, dispatch: Dispatcher) -> int:
+        """Claim for every workspace with claimable rows whose line runs short: each line is topped up to
+        about LINE_SECONDS of sends at its pace (at least two per send thread, at most a batch), so every
+        workspace due is being sent for at once, whatever the others' sizes."""
+        wanted: dict[int, int] = {}
+        for workspace_id, team_id in self.sender.workspaces_due(now, lease).items():
+            budget = self.sender.senders.budget(team_id)
+            depth = min(self.batch_size, max(2 * self.send_workers, int(self.pacer.rate(budget) * LINE_SECONDS)))
+            if dispatch.queued(budget) < depth // 2 + 1:
+                wanted[workspace_id] = depth - dispatch.queued(budget)
+        if not wanted:
+            return 0
+        claimed = self.sender.claim(now, lease, wanted)
+        dispatch.add(claimed)
+        return len(claimed)
+
+    def _collect(
+        self,
+        results: SimpleQueue[SendResult],
+        dispatch: Dispatcher,
+        outcomes: list[SendResult],
+        report: PassReport,
+        *,
+        timeout: float,
+    ) -> None:
+        """Wait up to `timeout` for outcomes; take all there are. A paced send goes back in line."""
+        try:
+            taken = [results.get(timeout=timeout)]
+        except Empty:
+            return
+        while True:
+            try:
+                taken.append(results.get_nowait())
+            except Empty:
+                break
+        for result in taken:
+            dispatch.done()
+            if result.outcome == "paced":
+                report.paced += 1
+                report.rate_limited += result.rate_limited
+                item = result.item
+                if result.new_channel:  # learned from conversations.open before it was held back
+                    item = replace(item, dm_channel_id=result.new_channel)
+                dispatch.put_back(item, result.retry_in)
+            else:
+                outcomes.append(result)
 
     def send_now(self, team_id: str, user_id: str, now: datetime) -> str:
         """/growth now: one extra prompt right away, recorded like a weekly one (so it counts in history).
@@ -193,17 +225,19 @@ class NudgeJob:
             [item] = load_claimed(session, token)
         with Lease(self.session_factory, now, self.lease) as lease:
             lease.hold(Delivery, token)
-            result = self.sender.send(item, now, lease)
+            result = self.sender.send(item, now, lease, wait=True)
             self.sender.record([result], now, PassReport())
         return "sent" if result.outcome in ("sent", "recovered") else result.outcome
 
-    def _send_into(self, queue: SendQueue, item: ClaimedNudge, now: datetime, lease: Lease) -> None:
+    def _send_into(self, results: SimpleQueue[SendResult], item: ClaimedNudge, now: datetime, lease: Lease) -> None:
+        """One send in the pool, its post paid for by the dispatcher's token."""
         try:
-            result = self.sender.send(item, now, lease)
+            with self.pacer.prepaid(self.sender.senders.budget(item.team_id), POST_MESSAGE, post_channel(item)):
+                result = self.sender.send(item, now, lease)
         except Exception as exc:  # a bug must not strand the row as 'sending' or hang the pass
             logger.exception("sending delivery %s failed", item.delivery_id)
             result = retry_or_give_up(item, type(exc).__name__)
-        queue.put(result)
+        results.put(result)
 
     def due_plans(self, session: Session, now: datetime, *, limit: int | None) -> Sequence[DuePlan]:
         """Due plans as plain rows (what scheduling reads), oldest due first; claimed on PostgreSQL."""

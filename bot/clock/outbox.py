@@ -28,12 +28,12 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Select, and_, case, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.schedule import week_key
-from bot.storage.models import Delivery, DigestDelivery
+from bot.storage.models import Delivery, DigestDelivery, Person, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -123,23 +123,16 @@ def claim(
     *,
     at: datetime | None = None,
     lease: timedelta = LEASE,
+    within: ColumnElement[bool] | None = None,
 ) -> None:
     """Stamp up to `limit` rows of a delivery table with our claim token: pending rows due for an attempt at
     `now` (the pass's time), and rows whose lease expired because the clock holding them died (not renewed
     for `lease` before `at`, the pass's clock as it runs on: `Lease.clock`). A row taken from a dead clock gets
-    `error` CRASHED (its send's outcome was never recorded); a pending row keeps its recorded error."""
-    at = at or now
-    eligible = (
-        select(model.id)
-        .where(
-            or_(
-                and_(model.status == "pending", or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)),
-                and_(model.status == "sending", model.claimed_at < at - lease),
-            )
-        )
-        .order_by(model.id)
-        .limit(limit)
-    )
+    `error` CRASHED (its send's outcome was never recorded); a pending row keeps its recorded error. `within`
+    narrows the rows (one workspace's, for fair claims)."""
+    eligible = select(model.id).where(claimable(model, now, at or now, lease)).order_by(model.id).limit(limit)
+    if within is not None:
+        eligible = eligible.where(within)
     # SET expressions see the row before the update, so `status` here is what the row was: sending = taken over
     crashed = case((model.status == "sending", literal(CRASHED)), else_=model.error)
     stamp(
@@ -151,6 +144,28 @@ def claim(
         claim_token=token,
         attempts=model.attempts + 1,
         error=crashed,
+    )
+
+
+def claimable(model: OutboxModel, now: datetime, at: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Rows a claim takes: pending and due at `now`, or sending under a lease not renewed for `lease` at `at`."""
+    return or_(
+        and_(model.status == "pending", or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)),
+        and_(model.status == "sending", model.claimed_at < at - lease),
+    )
+
+
+def claimable_workspaces(now: datetime, at: datetime, lease: timedelta) -> Select[int, str]:
+    """(workspace id, team id) of every workspace with weekly nudges a claim would take."""
+    return (
+        select(Workspace.id, Workspace.team_id)
+        .where(
+            select(Delivery.id)
+            .join(Person, Person.id == Delivery.person_id)
+            .where(Person.workspace_id == Workspace.id, claimable(Delivery, now, at, lease))
+            .exists()
+        )
+        .order_by(Workspace.id)
     )
 
 

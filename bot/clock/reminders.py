@@ -9,24 +9,26 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
 from bot.clock.outbox import new_claim_token, stamp
+from bot.clock.pacing import SlackSenders
 from bot.clock.report import PassReport
 from bot.content.records import Content
-from bot.storage.models import Delivery, Person
+from bot.storage.models import Delivery, Person, Workspace
 
 logger = logging.getLogger(__name__)
 
 
 class ReminderJob:
-    def __init__(self, session_factory: sessionmaker[Session], client: WebClient, content: Content, *, batch_size: int):
+    def __init__(
+        self, session_factory: sessionmaker[Session], senders: SlackSenders, content: Content, *, batch_size: int
+    ):
         self.session_factory = session_factory
-        self.client = client
+        self.senders = senders
         self.content = content
         self.batch_size = batch_size
 
@@ -39,17 +41,19 @@ class ReminderJob:
             # claiming marks the reminder as sent: a reminder is at most once, never twice
             stamp(session, Delivery, eligible, reminded_at=now, claim_token=token)
             rows = session.execute(
-                select(Delivery.id, Delivery.prompt_id, Person.dm_channel_id, Person.user_id)
+                select(Delivery.id, Delivery.prompt_id, Person.dm_channel_id, Person.user_id, Workspace.team_id)
                 .join(Person, Person.id == Delivery.person_id)
+                .join(Workspace, Workspace.id == Person.workspace_id)
                 .where(Delivery.claim_token == token)
             ).all()
-        for delivery_id, prompt_id, dm_channel_id, user_id in rows:
+        for delivery_id, prompt_id, dm_channel_id, user_id, team_id in rows:
             prompt = self.content.prompt(prompt_id)
             if prompt is None:
                 continue
             message = build_nudge(self.content, prompt, delivery_id, reminder=True)
             try:
-                self.client.chat_postMessage(
+                # a waiting client: it takes its turn at the pacer and sends again after a 429 itself
+                self.senders.waiting(team_id).chat_postMessage(
                     channel=dm_channel_id or user_id, text=message.text, blocks=list(message.blocks)
                 )
                 report.reminders += 1

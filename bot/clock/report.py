@@ -15,6 +15,8 @@ class PassReport:
     retrying: int = 0
     failed: int = 0
     lost: int = 0  # claims another clock took before the send (never expected while this clock is alive)
+    paced: int = 0  # sends put back in line (a 429, or a recovery call held back by the pacer): not failures
+    rate_limited: int = 0  # of those, the 429s Slack answered
     reminders: int = 0
     digests_scheduled: int = 0
     digests_sent: int = 0

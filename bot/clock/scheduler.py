@@ -22,8 +22,10 @@ from bot.clock.digests import DigestJob
 from bot.clock.nudge_sender import NudgeSender
 from bot.clock.nudges import NudgeJob
 from bot.clock.outbox import LEASE, Backoff, backoff
+from bot.clock.pacing import Pacer, SlackRates, SlackSenders
 from bot.clock.reminders import ReminderJob
 from bot.clock.report import PassReport
+from bot.clock.shares import SendShares
 from bot.content.records import Content
 from bot.storage.models import utcnow
 
@@ -36,20 +38,27 @@ class Clock:
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        client: WebClient,
+        slack: WebClient | SlackSenders,
         content: Content,
         *,
         batch_size: int = 500,
         send_workers: int = 8,
         retry_backoff: Backoff = backoff,
         lease: timedelta = LEASE,
+        rates: SlackRates | None = None,
     ):
+        """`slack`: the paced clients to send with (the process's, from bot.services), or a plain WebClient
+        whose token, URL and retry handlers this clock's own Pacer (at `rates`) copies."""
         self.session_factory = session_factory
-        self.client = client
-        sender = NudgeSender(session_factory, client, content, batch_size=batch_size, backoff=retry_backoff)
-        self.nudges = NudgeJob(session_factory, sender, content, send_workers=send_workers, lease=lease)
-        self.reminders = ReminderJob(session_factory, client, content, batch_size=batch_size)
-        self.digests = DigestJob(session_factory, client, content, backoff=retry_backoff, lease=lease)
+        self.senders = slack if isinstance(slack, SlackSenders) else SlackSenders(Pacer(rates), slack)
+        self.pacer = self.senders.pacer
+        self.shares = SendShares(session_factory, self.pacer)
+        sender = NudgeSender(session_factory, self.senders, content, batch_size=batch_size, backoff=retry_backoff)
+        self.nudges = NudgeJob(
+            session_factory, sender, content, send_workers=send_workers, shares=self.shares, lease=lease
+        )
+        self.reminders = ReminderJob(session_factory, self.senders, content, batch_size=batch_size)
+        self.digests = DigestJob(session_factory, self.senders, content, backoff=retry_backoff, lease=lease)
         self._lock = threading.Lock()
 
     def run_pass(self, now: datetime | None = None, *, dry_run: bool = False) -> PassReport:
