@@ -12,11 +12,12 @@ import urllib.parse
 import pytest
 from sqlalchemy import select
 
+from bot.blocks.growth import build_nudge
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.storage import engine as db
 from bot.storage import people as repo
 from bot.storage.models import Evidence
-from tests.slack_requests import view_submission_body
+from tests.slack_requests import event_body, view_submission_body
 from tests.test_team_server import Slack, team  # noqa: F401 - the team fixture: a manager, alice accepted, bob pending
 from tests.waiting import wait_until
 
@@ -187,8 +188,10 @@ def test_nobody_but_the_author_sees_evidence(slack, team, dbs):  # noqa: F811 - 
     # the same user id in another workspace is another person
     assert_nothing_of_alice(slack.ack(alice, "evidence", team_id="T0OTHER"))
     assert_nothing_of_alice(slack.ack(alice, "export", team_id="T0OTHER"))
-    # the manager's view counts it, never shows it
-    assert_nothing_of_alice(slack.ack(manager, "team"))
+    # the manager's summary counts it, never shows it; bob (pending) is not counted at all
+    summary = slack.ack(manager, "team")
+    assert_nothing_of_alice(summary)
+    assert f"<@{alice}>: Mid-level" in summary and "1 evidence item" in summary
     assert "Grafana" in slack.ack(alice, "evidence")
 
 
@@ -244,3 +247,21 @@ def test_the_packet_goes_to_the_dm_and_is_shared_only_with_an_accepted_follower(
 def test_a_packet_for_a_level_that_does_not_exist_is_refused_in_the_ack(slack):
     alice = slack.person("alice")
     assert "I don't know the level" in slack.ack(alice, "packet wizard")
+
+
+def test_the_app_home_counts_evidence_per_expectation_and_shows_the_latest(slack, fake_slack):
+    alice = slack.person("alice")
+    slack.plan(alice, "mid", "security")
+    slack.ack(alice, f"evidence add {SECRET}")
+    event = {"type": "app_home_opened", "user": alice, "channel": "D" + alice[1:], "tab": "home"}
+    assert slack.server.sender.post(event_body(event), content_type="application/json").status == 200
+    [published] = fake_slack.wait_for_calls("views.publish", 1, where=lambda c: c.params["user_id"] == alice)
+    home = json.dumps(view_of(published), ensure_ascii=False)
+    assert "Your evidence toward Senior Backend Engineer" in home and "*Technical skills*: 1 of 6" in home
+    assert "1 · Has real experience with monitoring" in home and "Grafana alert" in home
+    assert ActionId.EVIDENCE_LOG_WIN in home and "Log a win" in home
+
+
+def test_the_weekly_nudge_has_a_log_a_win_button(content):
+    message = build_nudge(content, content.prompts[0], 7)
+    assert ActionId.EVIDENCE_LOG_WIN in json.dumps(message.blocks)

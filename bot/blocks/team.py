@@ -27,6 +27,7 @@ class ReportSummary:
     last_checkin: datetime | None
     streak: int
     weekly: tuple[int, ...]  # TREND_WEEKS values, oldest first: 2 answered, 1 sent unanswered, 0 nothing
+    evidence: int = 0  # evidence items logged: a count only, never their contents
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,8 @@ def report_line(content: Content, report: ReportSummary, tz: str) -> str:
         f"last check-in {_day(report.last_checkin, tz)}",
         f"streak {report.streak}",
     ]
+    if report.evidence:
+        parts.append(f"{report.evidence} evidence item{'s' if report.evidence != 1 else ''}")
     note = STATE_NOTES.get(report.state, report.state)
     if note:
         parts.append(note)

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.blocks.team import Gap, ReportSummary, SharedReflection, TeamSummary
 from bot.content.records import Content
 from bot.growth import plans as growth
 from bot.storage.models import Delivery as D
-from bot.storage.models import Follow, Person, Plan, Reflection, Workspace, utcnow
+from bot.storage.models import Evidence, Follow, Person, Plan, Reflection, Workspace, utcnow
 
 TREND_WEEKS = 12
 HISTORY = timedelta(weeks=104)  # how far back a streak is counted
@@ -83,6 +83,7 @@ class TeamRows:
     nudges: Mapping[int, tuple[NudgeRow, ...]] = field(default_factory=dict)  # per person id, newest first
     reflections: tuple[ReflectionRow, ...] = ()  # of the accepted reports, shared or not (no text)
     shared: tuple[SharedReflection, ...] = ()  # the newest shared ones, with their text
+    evidence: Mapping[int, int] = field(default_factory=dict)  # evidence items per person id: counts, no text
 
 
 def load_team_rows(
@@ -139,6 +140,14 @@ def load_team_rows(
             .limit(SHARED_SHOWN)
         )
     )
+    evidence = {
+        person_id: int(count)
+        for person_id, count in session.execute(
+            select(Evidence.person_id, func.count(Evidence.id))
+            .where(Evidence.person_id.in_(ids))
+            .group_by(Evidence.person_id)
+        )
+    }
     return TeamRows(
         follower_user_id,
         accepted,
@@ -146,6 +155,7 @@ def load_team_rows(
         {person_id: tuple(history) for person_id, history in nudges.items()},
         reflections,
         shared,
+        evidence,
     )
 
 
@@ -178,7 +188,15 @@ def summarise(rows: TeamRows, now: datetime, content: Content) -> TeamSummary:
         last_reflection[r.person_id] = max(last_reflection.get(r.person_id, r.created_at), r.created_at)
     trend = [[0, 0] for _ in range(TREND_WEEKS)]
     reports = [
-        _report(report, rows.nudges.get(report.person_id, ()), reflected, last_reflection, trend, now)
+        _report(
+            report,
+            rows.nudges.get(report.person_id, ()),
+            reflected,
+            last_reflection,
+            trend,
+            now,
+            rows.evidence.get(report.person_id, 0),
+        )
         for report in rows.reports
     ]
     planned = [r for r in reports if r.level]
@@ -205,6 +223,7 @@ def _report(
     last_reflection: Mapping[int, datetime],
     trend: list[list[int]],
     now: datetime,
+    evidence: int = 0,
 ) -> ReportSummary:
     """One report's line; adds their weekly nudges to the team's `trend` (answered, sent) in place."""
     weekly = [0] * TREND_WEEKS
@@ -240,6 +259,7 @@ def _report(
         # streak reads only id, week_key, status, answer and due_at, but its signature names the model
         streak=growth.streak(list(history), reflected, now),  # type: ignore[arg-type]
         weekly=tuple(weekly),
+        evidence=evidence,
     )
 
 
