@@ -1,0 +1,210 @@
+"""The sandbox server: the real bot (build_services, create_app, LadderbotWSGI: production's code path) with
+its Slack client pointed at the fake Slack in this process, a throwaway SQLite file, and the page that plays
+Slack's client for it.
+
+One WSGI app on one loopback port:
+- `/` and `/static/*`: the page (bot/sandbox/static: plain HTML, JS and CSS, no build step)
+- `/sandbox/api/*`: what the page asks for (`SandboxApi`): the person's conversation, modal and App Home
+  rendered to HTML, and the person's commands, clicks, submissions and time jumps
+- `/sandbox/files/<id>`: files the bot uploaded (the digest's chart)
+- everything else (`/slack/events`, `/healthz`): the bot's own WSGI app, untouched
+
+The page's commands and clicks become requests signed and shaped as Slack's (bot/sandbox/payloads.py),
+posted over HTTP to this server's own /slack/events, so Bolt checks them exactly as it checks Slack's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from bot.app import create_app
+from bot.config import DEFAULT_DATA_DIR, PROJECT_ROOT, Settings
+from bot.content.loader import read_slash_commands
+from bot.content.records import Content
+from bot.sandbox import demo
+from bot.sandbox.api import SandboxApi
+from bot.sandbox.botlink import BotLink
+from bot.sandbox.render import STYLESHEET
+from bot.sandbox.timecontrol import SandboxTime
+from bot.sandbox.workspace import BOT_USER, PEOPLE, TEAM_ID
+from bot.services import build_services
+from bot.storage import engine as db
+from bot.storage.models import utcnow
+from bot.testing.fakeslack import FakeSlack
+from bot.web.server import LadderbotWSGI
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+DEFAULT_DATABASE = DEFAULT_DATA_DIR / "sandbox.sqlite3"
+MANIFEST = PROJECT_ROOT / "manifest.yml"
+SANDBOX_TOKEN = "xoxb-sandbox"
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    database: Path = DEFAULT_DATABASE  # replaced at every start: the sandbox never keeps nor touches real data
+    demo: bool = True
+    tick: bool = True  # run a clock pass every minute at the sandbox's time
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        pass  # the page polls; a line per request would bury the bot's own log
+
+
+def _reply(start_response: StartResponse, status: str, body: bytes, content_type: str) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+    start_response(status, headers)
+    return [body]
+
+
+def json_reply(start_response: StartResponse, body: Any, status: str = "200 OK") -> list[bytes]:
+    return _reply(start_response, status, json.dumps(body).encode(), "application/json; charset=utf-8")
+
+
+class SandboxWSGI:
+    """Routes the page, its API and uploaded files; hands everything else to the bot."""
+
+    def __init__(self, bot: LadderbotWSGI, api: SandboxApi, fake: FakeSlack) -> None:
+        self.bot = bot
+        self.api = api
+        self.fake = fake
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/sandbox/api/"):
+            query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            body: dict[str, Any] = {}
+            if method == "POST":
+                try:
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                    data = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+                except (ValueError, json.JSONDecodeError):
+                    return json_reply(start_response, {"ok": False, "error": "send JSON"}, "400 Bad Request")
+                body = data if isinstance(data, dict) else {}
+            status, answer = self.api.handle(method, path[len("/sandbox/api/") :], query, body)
+            return json_reply(start_response, answer, status)
+        if path.startswith("/sandbox/files/") and method == "GET":
+            file_id = path.rsplit("/", 1)[-1]
+            with self.fake.state.lock:
+                data = self.fake.state.uploads.get(file_id)
+            if data is None:
+                return _reply(start_response, "404 Not Found", b"no such file", "text/plain")
+            kind = "image/png" if data.startswith(b"\x89PNG") else "application/octet-stream"
+            return _reply(start_response, "200 OK", data, kind)
+        if path == "/sandbox/blockkit.css" and method == "GET":
+            return _reply(start_response, "200 OK", STYLESHEET.encode(), "text/css; charset=utf-8")
+        if method == "GET" and (path == "/" or path.startswith("/static/")):
+            return self.static(start_response, "index.html" if path == "/" else path[len("/static/") :])
+        return self.bot(environ, start_response)
+
+    def static(self, start_response: StartResponse, name: str) -> list[bytes]:
+        file = (STATIC_DIR / name).resolve()
+        if STATIC_DIR not in file.parents or not file.is_file():
+            return _reply(start_response, "404 Not Found", b"not found", "text/plain")
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind.endswith("javascript"):
+            kind += "; charset=utf-8"
+        return _reply(start_response, "200 OK", file.read_bytes(), kind)
+
+
+@dataclass
+class RunningSandbox:
+    """A started sandbox: its URL, its parts (tests reach into them), and stop()."""
+
+    url: str
+    fake: FakeSlack
+    api: SandboxApi
+    time: SandboxTime
+    database: Path
+    demo: demo.DemoSummary | None
+    _server: WSGIServer
+    _thread: threading.Thread
+
+    def wait(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(1)
+
+    def stop(self) -> None:
+        self.time.stop()
+        self._server.shutdown()
+        self._server.server_close()
+        self.fake.stop()
+
+
+def start(settings: Settings, content: Content, options: SandboxOptions) -> RunningSandbox:
+    """Start the fake Slack, a fresh sandbox database (with the demo year unless options.demo is off), the bot
+    and the page; return once all of them answer."""
+    fake = FakeSlack(team_id=TEAM_ID).start()
+    fake.add_user(BOT_USER, name="ladderbot", real_name="ladderbot", is_bot=True)
+    for person in PEOPLE:
+        fake.add_user(
+            person.user_id,
+            name=person.name,
+            real_name=person.real_name,
+            tz=person.tz,
+            email=f"{person.name}@sandbox.example",
+            is_admin=person.is_admin,
+            is_owner=person.is_admin,
+            presence="away" if person.away else "active",
+            status_text="On leave" if person.away else "",
+            status_emoji=":palm_tree:" if person.away else "",
+        )
+    database = options.database
+    database.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    url = f"sqlite:///{database}"
+    settings = replace(
+        settings,
+        slack_bot_token=SANDBOX_TOKEN,
+        slack_signing_secret=secrets.token_hex(16),
+        slack_api_url=fake.url,
+        database_url=url,
+        port=options.port,
+    )
+    db.migrate(url)
+    engine = db.make_engine(url)
+    services = build_services(settings, content, engine, db.make_session_factory(engine))
+    bot = LadderbotWSGI(create_app(services), services)
+    summary = demo.seed(services.session_factory, content, utcnow()) if options.demo else None
+
+    sandbox_time = SandboxTime(services.session_factory, services.clock, TEAM_ID)
+    server = make_server(options.host, options.port, bot, _ThreadingWSGIServer, _QuietHandler)
+    port = int(server.server_address[1])
+    host = options.host if options.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # where this process reaches it
+    api = SandboxApi(
+        fake, BotLink(host, port, settings.slack_signing_secret), sandbox_time, read_slash_commands(MANIFEST)
+    )
+    server.set_app(SandboxWSGI(bot, api, fake))
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
+    thread.start()
+    running = RunningSandbox(f"http://{host}:{port}/", fake, api, sandbox_time, database, summary, server, thread)
+    if summary is not None:
+        api.invite_on_start(summary.pending_invites)
+    if options.tick:
+        sandbox_time.start_ticking()
+    return running

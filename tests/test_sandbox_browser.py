@@ -1,0 +1,202 @@
+"""The sandbox in a real browser: Playwright drives Debian's chromium (never a downloaded browser) against a
+sandbox started on a free port with the demo year. Each test plays one person, so the tests share one
+sandbox without stepping on each other.
+
+Skipped, with the reason, when no chromium is installed; where CI is set a missing browser fails the run
+(scripts/setup installs chromium when it runs as root). Screenshots go to $SANDBOX_SCREENSHOTS when set
+(docs/ for the README), else to the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.content.records import Content
+from bot.sandbox.server import RunningSandbox, SandboxOptions, start
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root in CI and containers
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@pytest.fixture(scope="module")
+def sandbox(content: Content, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    folder = tmp_path_factory.mktemp("sandbox")
+    running = start(
+        Settings(),
+        content,
+        SandboxOptions(port=0, database=folder / "sandbox.sqlite3", tick=False),
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: scripts/setup installs it (apt-get install chromium) as root")
+        pytest.skip("chromium is not installed (apt-get install chromium); the browser tests need Debian's build")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SANDBOX_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Slack:
+    """The page, driven as a person uses it."""
+
+    def __init__(self, page: object, url: str) -> None:
+        self.page = page
+        page.set_default_timeout(TIMEOUT_MS)  # type: ignore[attr-defined]
+        page.goto(url)  # type: ignore[attr-defined]
+        self.expect = playwright_api.expect
+        self.expect(page.locator("#now")).not_to_have_text("…")  # type: ignore[attr-defined]
+
+    def be(self, user_id: str) -> None:
+        self.page.select_option("#person", user_id)  # type: ignore[attr-defined]
+
+    def go(self, conv: str) -> None:
+        self.page.click(f"#rail-{conv}" if conv == "general" else f"#tab-{conv}")  # type: ignore[attr-defined]
+
+    def run(self, command: str) -> None:
+        self.page.fill("#composer", command)  # type: ignore[attr-defined]
+        self.page.press("#composer", "Enter")  # type: ignore[attr-defined]
+
+    def messages(self) -> object:
+        return self.page.locator("#messages .sb-message")  # type: ignore[attr-defined]
+
+    def last(self) -> object:
+        return self.page.locator("#messages .sb-message").last  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def slack(browser: object, sandbox: RunningSandbox) -> Iterator[Slack]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})  # type: ignore[attr-defined]
+    yield Slack(context.new_page(), sandbox.url)
+    context.close()
+
+
+def test_ladder_senior_renders_and_share_posts_it_in_general(slack: Slack, screenshots: Path) -> None:
+    slack.be("U0SAM")
+    slack.go("general")
+    slack.run("/ladder senior")
+    answer = slack.last()
+    slack.expect(answer.locator(".bk-block-header")).to_contain_text("Senior")  # type: ignore[attr-defined]
+    slack.expect(answer).to_contain_text("Only visible to you")
+    slack.page.screenshot(path=str(screenshots / "sandbox-ladder.png"))  # type: ignore[attr-defined]
+    answer.get_by_role("button", name="Share in channel").click()  # type: ignore[attr-defined]
+    shared = slack.page.locator('#messages .sb-message[data-ephemeral="false"]')  # type: ignore[attr-defined]
+    slack.expect(shared.locator(".bk-block-header")).to_contain_text("Senior")
+    slack.be("U0KEMI")  # someone else sees the shared answer in #general, not the ephemeral one
+    slack.expect(slack.messages()).to_have_count(1)
+
+
+def test_growth_setup_modal_shows_an_error_under_the_field_then_saves(slack: Slack, screenshots: Path) -> None:
+    slack.be("U0ADA")
+    slack.run("/growth setup")
+    modal = slack.page.locator("#modal")  # type: ignore[attr-defined]
+    slack.expect(modal).to_be_visible()
+    submit = modal.locator('[data-view-action="submit"]')
+    submit.click()  # nothing chosen yet
+    slack.expect(modal.locator('[data-block-id="setup_level"] .bk-error')).to_have_text("Pick your level.")
+    modal.locator('select[data-action-id="setup_level"]').select_option("mid")
+    focus = modal.locator('select[data-action-id="setup_focus"]')
+    areas = focus.locator("option:not([disabled])").evaluate_all("options => options.map(o => o.value)")
+    focus.select_option(areas[:4])  # one area too many
+    submit.click()
+    slack.expect(modal.locator('[data-block-id="setup_focus"] .bk-error')).to_contain_text("three")
+    slack.expect(modal.locator('[data-block-id="setup_level"] .bk-error')).to_have_count(0)
+    slack.page.screenshot(path=str(screenshots / "sandbox-modal-error.png"))  # type: ignore[attr-defined]
+    focus.select_option(areas[:2])
+    submit.click()
+    slack.expect(modal).to_be_hidden()
+    slack.go("home")
+    slack.expect(slack.page.locator("#messages .bk-home")).to_be_visible()  # type: ignore[attr-defined]
+
+
+def test_home_tab_shows_what_views_publish_set(slack: Slack, sandbox: RunningSandbox) -> None:
+    slack.be("U0ROHAN")
+    slack.go("home")
+    home = slack.page.locator("#messages .bk-home")  # type: ignore[attr-defined]
+    slack.expect(home).to_contain_text(re.compile("senior", re.IGNORECASE))
+    assert sandbox.fake.calls_to("views.publish")
+
+
+def test_next_nudge_delivers_exactly_one_and_done_updates_it_in_place(slack: Slack, screenshots: Path) -> None:
+    slack.be("U0LENA")
+    slack.expect(slack.messages()).to_have_count(0)
+    slack.page.click("#jump-next_nudge")  # type: ignore[attr-defined]
+    slack.expect(slack.messages()).to_have_count(1)
+    nudge = slack.last()
+    done = nudge.get_by_role("button", name=re.compile("Done"))  # type: ignore[attr-defined]
+    slack.expect(done).to_be_visible()
+    slack.page.screenshot(path=str(screenshots / "sandbox-nudge.png"))  # type: ignore[attr-defined]
+    done.click()
+    slack.expect(done).to_have_count(0)  # the same message, redrawn with the answer
+    slack.expect(slack.messages()).to_have_count(1)
+
+
+def test_manager_invites_the_report_accepts_and_team_shows_them(slack: Slack) -> None:
+    slack.be("U0MAYA")
+    slack.run("/growth team add @lucia")
+    slack.be("U0LUCIA")
+    invitation = slack.page.locator("#messages .sb-message", has_text="Maya")  # type: ignore[attr-defined]
+    invitation.get_by_role("button", name=re.compile("Accept")).click()
+    slack.be("U0MAYA")
+    slack.run("/growth team")
+    slack.expect(slack.last()).to_contain_text("@lucia")
+
+
+def test_digest_arrives_with_its_chart(slack: Slack, sandbox: RunningSandbox, screenshots: Path) -> None:
+    slack.be("U0MAYA")
+    slack.page.click("#jump-week")  # type: ignore[attr-defined]
+    chart = slack.page.locator("#messages img[src^='/sandbox/files/']").first  # type: ignore[attr-defined]
+    slack.expect(chart).to_be_visible()
+    slack.page.wait_for_function(  # type: ignore[attr-defined]
+        "() => [...document.querySelectorAll(\"#messages img[src^='/sandbox/files/']\")]"
+        ".some(img => img.complete && img.naturalWidth > 100)"
+    )
+    assert sandbox.fake.calls_to("files.completeUploadExternal")
+    slack.page.screenshot(path=str(screenshots / "sandbox-digest.png"))  # type: ignore[attr-defined]
+
+
+def test_api_log_lists_the_calls(slack: Slack) -> None:
+    slack.be("U0KEMI")
+    slack.go("home")
+    slack.page.click("#log-toggle")  # type: ignore[attr-defined]
+    calls = slack.page.locator("#log-list .sb-log-call")  # type: ignore[attr-defined]
+    slack.expect(calls.filter(has_text="views.publish").first).to_be_visible()
+    calls.filter(has_text="views.publish").first.locator("summary").click()
+    slack.expect(calls.filter(has_text="views.publish").first.locator("pre").first).to_contain_text("U0KEMI")
