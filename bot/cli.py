@@ -274,6 +274,40 @@ def cmd_fake_slack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """The bot, a fake Slack and a page that plays Slack's client, on loopback: try ladderbot with no workspace."""
+    try:
+        settings = Settings.from_env(require_slack=False)
+        content = load_content(settings.content_dir)
+    except (ConfigError, ContentError) as exc:
+        return _cannot_start("sandbox", exc)
+    _setup_logging(settings.log_level)
+    from bot.sandbox.server import DEFAULT_DATABASE, SandboxOptions, start
+
+    options = SandboxOptions(
+        host=args.host,
+        port=args.port or settings.port,
+        database=Path(args.database) if args.database else DEFAULT_DATABASE,
+        demo=not args.empty,
+    )
+    try:
+        running = start(settings, content, options)
+    except OSError as exc:
+        return _fail(f"ladderbot sandbox cannot start: cannot listen on {options.host}:{options.port}: {exc.strerror}")
+    print(
+        f"ladderbot sandbox: open {running.url} in a browser (no Slack needed; data in {running.database},"
+        " replaced at every start); Ctrl-C to stop",
+        flush=True,
+    )
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how the sandbox is meant to stop
+    finally:
+        running.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladderbot", description="Self-hosted Slack bot for engineering growth.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -332,6 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --rate-model: chat.postMessage calls a workspace may make a minute, before scaling (default 600)",
     )
     p.set_defaults(func=cmd_fake_slack)
+
+    p = sub.add_parser("sandbox", help="try the bot in a browser with no Slack workspace (a fake Slack and demo data)")
+    p.add_argument("--port", type=int, default=0, help="port for the page and the bot (default: $PORT or 3000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--empty", action="store_true", help="start with no demo data")
+    p.add_argument("--database", help="SQLite file for the sandbox (default: data/sandbox.sqlite3; replaced at start)")
+    p.set_defaults(func=cmd_sandbox)
     return parser
 
 
