@@ -264,23 +264,23 @@ class _PacketPDF(FPDF):
     ) -> None:
         self.set_font(FONT, style, size)
         self.set_text_color(*color)
-        self.multi_cell(0, h, self.clean(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, h, self.clean(text), new_x="LMARGIN", new_y="NEXT", align="L")
 
     def item(self, item: ItemLine, label: str = "") -> None:
         self.set_x(self.l_margin + 4)
         self.set_font(FONT, "B", 9)
         self.set_text_color(*MUTED)
-        self.cell(24, 5, item.day + label)
+        self.cell(22, 5, item.day)
         self.set_font(FONT, "", 9.5)
         self.set_text_color(*INK)
-        text = item.text or "(link only)"
+        text = label + (item.text or "(link only)")
         if item.note:
             text += f"  Note: {item.note}"
         if item.author:
             text += f"  (message by {item.author})"
-        self.multi_cell(0, 5, self.clean(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 5, self.clean(text), new_x="LMARGIN", new_y="NEXT", align="L")
         if item.permalink:
-            self.set_x(self.l_margin + 28)
+            self.set_x(self.l_margin + 26)
             self.set_font(FONT, "", 8.5)
             self.set_text_color(*ACCENT)
             self.cell(0, 4.5, "Open in Slack", link=item.permalink, new_x="LMARGIN", new_y="NEXT")
@@ -310,9 +310,9 @@ def pdf(packet: Packet) -> bytes:
             for item in entry.items:
                 doc.item(item)
             for reflection in entry.reflections:
-                doc.item(reflection, "  R")
+                doc.item(reflection, "Reflection: ")
             for nudge in entry.nudges:
-                doc.item(nudge, "  N")
+                doc.item(nudge, "Nudge answered: ")
     doc.ln(3)
     doc.para("Coverage and gaps", size=14, style="B", color=ACCENT, h=8)
     doc.para(packet.coverage + ".", size=10.5, style="B")
@@ -320,6 +320,4 @@ def pdf(packet: Packet) -> bytes:
         doc.para(f"{expectation.text} ({expectation.group_name})", size=9.5, style="B")
         doc.set_x(doc.l_margin + 4)
         doc.para(f"Try: {tip}", size=9.5, color=MUTED)
-    doc.ln(2)
-    doc.para("R: a reflection that mentions it · N: a weekly nudge answered for it", size=8, color=MUTED)
     return bytes(doc.output())
