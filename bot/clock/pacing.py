@@ -56,7 +56,7 @@ METHOD_TIERS = {
 SAFETY = 0.97  # pace a little under each limit, so network jitter never lands two calls in one slot at Slack
 SLOWER = 0.8  # a 429 multiplies the bucket's rate by this
 FASTER = 1.1  # each quiet stretch after a slow-down multiplies it by this, up to the configured rate
-QUIET_SECONDS = 30.0  # how long without a 429 counts as a quiet stretch
+QUIET_SECONDS = 30.0  # how long without a 429 counts as a quiet stretch (divided by the time scale)
 FLOOR = 0.05  # never learn a rate below this share of the configured one
 TIER_BURST_SECONDS = 10.0  # a tier bucket holds ten seconds' worth (Slack allows bursts within the minute)
 MESSAGE_BURST_SECONDS = 1.0  # the workspace message bucket holds one second's worth
@@ -75,7 +75,7 @@ class SlackRates:
 class Bucket:
     """A token bucket with a pause (a 429's Retry-After) and a learned rate between FLOOR and its ceiling."""
 
-    def __init__(self, kind: str, per_second: float, burst_seconds: float, now: float):
+    def __init__(self, kind: str, per_second: float, burst_seconds: float, now: float, quiet: float = QUIET_SECONDS):
         self.kind = kind  # messages, channel or tier
         self.learns = kind == "messages"  # only the workspace-wide message limit is unpublished
         self.ceiling = per_second
@@ -87,6 +87,7 @@ class Bucket:
         self.paused_until = 0.0
         self.last_limited = -math.inf
         self.last_sped_up = -math.inf
+        self.quiet = quiet
 
     @property
     def rate(self) -> float:
@@ -97,7 +98,7 @@ class Bucket:
         return max(1.0, self.rate * self.burst_seconds)
 
     def _refill(self, now: float) -> None:
-        if self.learned < self.ceiling and now - max(self.last_limited, self.last_sped_up) >= QUIET_SECONDS:
+        if self.learned < self.ceiling and now - max(self.last_limited, self.last_sped_up) >= self.quiet:
             self.learned = min(self.ceiling, self.learned * FASTER)
             self.last_sped_up = now
         start = max(self.updated, self.paused_until)
@@ -117,9 +118,10 @@ class Bucket:
         not publish (`learns`) is also taken slower from then on; a published one is kept as it is."""
         self._refill(now)
         self.tokens = min(self.tokens, 1.0)
-        self.paused_until = max(self.paused_until, now + retry_after)
-        if self.learns:
+        # several 429s of one burst are one lesson: slow down once per Retry-After window
+        if self.learns and now >= self.paused_until:
             self.learned = max(self.ceiling * FLOOR, self.learned * SLOWER)
+        self.paused_until = max(self.paused_until, now + retry_after)
         self.last_limited = now
 
     def idle(self, now: float) -> bool:
@@ -146,7 +148,8 @@ class Pacer:
         key = (team, kind, name)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = Bucket(kind, per_second * SAFETY * self.rates.time_scale, burst, now)
+            scale = self.rates.time_scale
+            bucket = self._buckets[key] = Bucket(kind, per_second * SAFETY * scale, burst, now, QUIET_SECONDS / scale)
             bucket.share = self._shares.get(team, 1.0)
         return bucket
 
@@ -213,7 +216,9 @@ class Pacer:
         with self._lock:
             now = self.clock()
             for bucket in self._buckets_for(team, POST_MESSAGE, None, now):
+                bucket._refill(now)
                 bucket.paused_until = max(bucket.paused_until, now + seconds)
+                bucket.tokens = 0.0  # no burst on joining: the others may have used Slack's burst already
 
     def set_share(self, team: str, clocks: int) -> None:
         """`clocks` clocks (this one included) send for `team` now: this one keeps 1/clocks of its rates."""
@@ -221,13 +226,15 @@ class Pacer:
         with self._lock:
             if self._shares.get(team, 1.0) == share:
                 return
+            fewer = share < self._shares.get(team, 1.0)
             self._shares[team] = share
             now = self.clock()
             for (bucket_team, _, _), bucket in self._buckets.items():
                 if bucket_team == team:
                     bucket._refill(now)
                     bucket.share = share
-                    bucket.tokens = min(bucket.tokens, bucket.capacity)
+                    # another clock joined: whatever burst this one saved is the newcomer's part now
+                    bucket.tokens = 0.0 if fewer else min(bucket.tokens, bucket.capacity)
 
     def rate(self, team: str) -> float:
         """The workspace's chat.postMessage rate per second for this clock now (learned, times its share)."""
