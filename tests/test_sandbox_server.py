@@ -1,0 +1,387 @@
+"""The sandbox without a browser: the requests it sends the bot are Slack's shapes and signatures, its page
+API drives the real bot (commands, clicks, modal submissions, the Home tab, time jumps), the demo year is
+there, and the page loads nothing from outside."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.content.records import Content
+from bot.sandbox import payloads
+from bot.sandbox.api import escape_mentions
+from bot.sandbox.server import RunningSandbox, SandboxOptions, start
+from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, REPORTS, dm_channel
+from bot.storage import engine as db
+from bot.storage.models import Delivery, Follow, Plan, Reflection
+from tests.pg import free_port
+from tests.server import ROOT
+from tests.waiting import wait_until
+
+Json = dict[str, Any]
+
+LEVEL_SELECT = {
+    "type": "static_select",
+    "action_id": "level",
+    "options": [
+        {"text": {"type": "plain_text", "text": "Mid"}, "value": "mid"},
+        {"text": {"type": "plain_text", "text": "Senior"}, "value": "senior"},
+    ],
+}
+
+
+# --- shapes and signatures, without a server ---------------------------------------------------------------
+
+
+def form_payload(body: bytes) -> Json:
+    data: Json = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
+    return data
+
+
+def test_requests_are_signed_as_slack_signs_them():
+    body = payloads.slash_command(
+        command="/ladder",
+        text="senior",
+        user_id="U0LENA",
+        user_name="lena",
+        channel_id="D0LENA",
+        channel_name="directmessage",
+        response_url="http://x/response/1",
+        trigger_id="1.2.t",
+    )
+    request = payloads.signed("s3cret", body, "application/x-www-form-urlencoded")
+    verifier = SignatureVerifier("s3cret")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert verifier.is_valid_request(request.body, headers)
+    assert not SignatureVerifier("other").is_valid_request(request.body, headers)
+    fields = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+    assert {k: fields[k] for k in ("command", "text", "user_id", "channel_id", "response_url", "trigger_id")} == {
+        "command": "/ladder",
+        "text": "senior",
+        "user_id": "U0LENA",
+        "channel_id": "D0LENA",
+        "response_url": "http://x/response/1",
+        "trigger_id": "1.2.t",
+    }
+
+
+def test_block_actions_from_a_message_carry_container_response_url_and_state():
+    blocks = [
+        {"type": "actions", "block_id": "pick", "elements": [LEVEL_SELECT]},
+        {"type": "actions", "elements": [{"type": "button", "action_id": "go", "value": "7", "style": "primary"}]},
+    ]
+    button = payloads.find_element(blocks, "b1", "go")
+    assert button is not None
+    body = payloads.action(
+        element=payloads.action_of(button, []),
+        block_id="b1",
+        user_id="U0SAM",
+        user_name="sam",
+        trigger_id="9.9.t",
+        container={"type": "message", "message_ts": "1.000001", "channel_id": "C0GENERAL", "is_ephemeral": False},
+        state_values=payloads.state_values(blocks, {("pick", "level"): ["senior"]}),
+        channel={"id": "C0GENERAL", "name": "general"},
+        message={"ts": "1.000001", "blocks": blocks},
+        response_url="http://x/response/2",
+    )
+    payload = form_payload(body)
+    assert payload["type"] == "block_actions" and payload["trigger_id"] == "9.9.t"
+    assert payload["response_url"] == "http://x/response/2"
+    assert payload["container"]["message_ts"] == "1.000001" and payload["message"]["ts"] == "1.000001"
+    assert payload["user"]["id"] == "U0SAM" and payload["team"]["id"] == payload["user"]["team_id"]
+    [clicked] = payload["actions"]
+    assert {k: clicked[k] for k in ("action_id", "block_id", "type", "value", "style")} == {
+        "action_id": "go",
+        "block_id": "b1",
+        "type": "button",
+        "value": "7",
+        "style": "primary",
+    }
+    assert clicked["action_ts"]
+    chosen = payload["state"]["values"]["pick"]["level"]
+    assert chosen == {"type": "static_select", "selected_option": LEVEL_SELECT["options"][1]}
+
+
+def test_state_values_take_each_elements_own_shape():
+    elements: list[Json] = [
+        {"type": "plain_text_input", "action_id": "text"},
+        LEVEL_SELECT,
+        {**LEVEL_SELECT, "type": "multi_static_select", "action_id": "many"},
+        {**LEVEL_SELECT, "type": "checkboxes", "action_id": "boxes"},
+        {**LEVEL_SELECT, "type": "radio_buttons", "action_id": "radio", "initial_option": LEVEL_SELECT["options"][0]},
+        {"type": "timepicker", "action_id": "time", "initial_time": "10:00"},
+    ]
+    blocks = [{"type": "input", "block_id": f"in{i}", "element": e} for i, e in enumerate(elements)]
+    chosen = {("in0", "text"): ["hello"], ("in2", "many"): ["mid", "senior", "nonsense"], ("in3", "boxes"): []}
+    values = payloads.state_values(blocks, chosen)
+    assert values["in0"]["text"] == {"type": "plain_text_input", "value": "hello"}
+    assert values["in1"]["level"] == {"type": "static_select", "selected_option": None}
+    assert [o["value"] for o in values["in2"]["many"]["selected_options"]] == ["mid", "senior"]
+    assert values["in3"]["boxes"] == {"type": "checkboxes", "selected_options": []}
+    assert values["in4"]["radio"]["selected_option"]["value"] == "mid"  # untouched: its initial option
+    assert values["in5"]["time"] == {"type": "timepicker", "selected_time": "10:00"}
+
+
+def test_view_submission_and_view_closed_send_the_view_with_its_state():
+    view = {"id": "V1", "type": "modal", "callback_id": "cb", "private_metadata": "42", "blocks": []}
+    values = {"b": {"a": {"type": "plain_text_input", "value": "x"}}}
+    submitted = form_payload(payloads.view_submission(view, values, user_id="U1", user_name="u", trigger_id="t"))
+    assert submitted["type"] == "view_submission" and submitted["trigger_id"] == "t"
+    assert submitted["view"]["id"] == "V1" and submitted["view"]["callback_id"] == "cb"
+    assert submitted["view"]["private_metadata"] == "42" and submitted["view"]["state"]["values"] == values
+    assert submitted["response_urls"] == []
+    closed = form_payload(payloads.view_closed(view, values, user_id="U1", user_name="u"))
+    assert closed["type"] == "view_closed" and closed["is_cleared"] is False and closed["view"]["id"] == "V1"
+    envelope = json.loads(payloads.event(payloads.app_home_opened("U1", "D1", None), event_id="Ev1"))
+    assert envelope["type"] == "event_callback" and envelope["event"]["tab"] == "home"
+
+
+def test_command_text_is_escaped_as_slack_escapes_it():
+    assert escape_mentions("team add @lucia and @nobody, mail@x.org") == (
+        "team add <@U0LUCIA|lucia> and @nobody, mail@x.org"
+    )
+
+
+# --- the running sandbox -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox(content: Content, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    folder = tmp_path_factory.mktemp("sandbox")
+    running = start(Settings(), content, SandboxOptions(port=0, database=folder / "sandbox.sqlite3", tick=False))
+    yield running
+    running.stop()
+
+
+class Page:
+    """Calls the sandbox's page API as the page's script does."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urllib.parse.urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type") or "", response.read()
+        finally:
+            connection.close()
+
+    def get(self, path: str) -> Json:
+        status, _, data = self.request("GET", path)
+        assert status == 200, data
+        answer: Json = json.loads(data)
+        return answer
+
+    def post(self, route: str, expect: int = 200, **body: Any) -> Json:
+        data = json.dumps(body).encode()
+        status, _, raw = self.request("POST", f"/sandbox/api/{route}", data, {"Content-Type": "application/json"})
+        assert status == expect, raw
+        answer: Json = json.loads(raw)
+        return answer
+
+    def state(self, user: str, conv: str = "dm") -> Json:
+        return self.get(f"/sandbox/api/state?user={user}&conv={conv}&wait=0")
+
+
+@pytest.fixture(scope="module")
+def page(sandbox: RunningSandbox) -> Page:
+    return Page(sandbox.url)
+
+
+def test_the_demo_year_is_there(sandbox: RunningSandbox):
+    summary = sandbox.demo
+    assert summary is not None
+    engine = db.make_engine(f"sqlite:///{sandbox.database}")
+    try:
+        with engine.connect() as connection:
+            plans = connection.execute(select(func.count()).select_from(Plan)).scalar_one()
+            answered = connection.execute(select(func.count()).where(Delivery.answer == "done")).scalar_one()
+            skipped = connection.execute(select(func.count()).where(Delivery.answer == "skipped")).scalar_one()
+            shared = connection.execute(select(func.count()).where(Reflection.shared.is_(True))).scalar_one()
+            private = connection.execute(select(func.count()).where(Reflection.shared.is_(False))).scalar_one()
+            accepted = connection.execute(select(func.count()).where(Follow.status == "accepted")).scalar_one()
+    finally:
+        engine.dispose()
+    assert plans == summary.plans == len([p for p in PEOPLE if p.level])
+    assert summary.deliveries >= 50 * plans  # about a year of weeks each
+    assert answered > skipped > 0 and shared > 0 and private > 0
+    assert accepted == summary.accepted_follows == 4
+    # the pending invitation went out for real, as a DM the report can answer
+    invited = wait_until(lambda: sandbox.fake.messages_to(dm_channel(REPORTS[4].user_id)), what="the invitation DM")
+    assert any("follow_accept" in json.dumps(m["blocks"]) for m in invited)
+
+
+def test_the_sandbox_database_is_its_own_file(sandbox: RunningSandbox):
+    assert sandbox.database.exists() and sandbox.database.name == "sandbox.sqlite3"
+    assert "ladderbot.sqlite3" not in str(sandbox.database)
+
+
+def test_the_page_loads_nothing_from_outside(page: Page):
+    status, kind, html = page.request("GET", "/")
+    assert status == 200 and kind.startswith("text/html")
+    text = html.decode()
+    references = re.findall(r'(?:src|href)="([^"]+)"', text)
+    assert references and all(not r.startswith(("http:", "https:", "//")) for r in references)
+    for reference in references:
+        if reference.startswith("/"):
+            assert page.request("GET", reference)[0] == 200, reference
+    assert page.request("GET", "/static/../server.py")[0] == 404
+
+
+def test_the_bot_checks_signatures_on_the_same_port(page: Page):
+    status, _, _ = page.request(
+        "POST", "/slack/events", b"command=/ladder", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 401  # Bolt's verdict on an unsigned request: the page's requests pass because they are signed
+    assert json.loads(page.request("GET", "/healthz")[2])["status"] == "ok"
+
+
+def test_a_command_answers_ephemeral_and_share_posts_in_general(page: Page, sandbox: RunningSandbox):
+    answer = page.post("command", user="U0SAM", conv="general", text="/ladder senior")
+    assert answer["ok"] and answer["status"] == 200
+    [ephemeral] = [e for e in sandbox.fake.state.ephemerals.values() if e.user == "U0SAM" and e.channel == GENERAL]
+    shown = page.state("U0SAM", "general")
+    assert 'data-ephemeral="true"' in shown["html"] and "Only visible to you" in shown["html"]
+    assert "Senior" in page.state("U0SAM", "general")["html"]
+    assert "Only visible to you" not in page.state("U0KEMI", "general")["html"]  # nobody else sees it
+
+    share = next(
+        (block["block_id"] if "block_id" in block else f"b{i}", element)
+        for i, block in enumerate(ephemeral.message["blocks"])
+        for element in block.get("elements", [])
+        if isinstance(element, dict) and element.get("action_id") == "share_in_channel"
+    )
+    page.post(
+        "action",
+        user="U0SAM",
+        source="message",
+        channel=GENERAL,
+        ts=ephemeral.message["ts"],
+        block_id=share[0],
+        action_id="share_in_channel",
+        values=[],
+        inputs=[],
+    )
+    shared = wait_until(lambda: sandbox.fake.messages_to(GENERAL), what="the shared answer in #general")
+    assert "Senior" in json.dumps(shared[-1]["blocks"])
+    assert "Senior" in page.state("U0KEMI", "general")["html"]  # now everyone sees it
+
+
+def test_setup_modal_errors_then_saves(page: Page, sandbox: RunningSandbox):
+    page.post("command", user="U0ADA", conv="dm", text="/growth setup")
+    modal = wait_until(lambda: page.state("U0ADA")["modal"], what="the setup modal")
+    assert modal["title"] and 'data-block-id="setup_level"' in modal["html"]
+    refused = page.post("submit", user="U0ADA", view_id=modal["view_id"], inputs=[])
+    assert refused["ok"] is False and "setup_level" in refused["errors"]
+    shown = page.state("U0ADA")["modal"]
+    assert shown["view_id"] == modal["view_id"] and "bk-error" in shown["html"]
+
+    inputs = [
+        {"block_id": "setup_level", "action_id": "setup_level", "values": ["mid"]},
+        {"block_id": "setup_focus", "action_id": "setup_focus", "values": ["security", "api"]},
+    ]
+    saved = page.post("submit", user="U0ADA", view_id=modal["view_id"], inputs=inputs)
+    assert saved == {"ok": True, "errors": {}, "ms": saved["ms"]}
+    assert page.state("U0ADA")["modal"] is None
+    wait_until(lambda: sandbox.fake.state.homes.get("U0ADA"), what="the Home tab republished after the save")
+
+
+def test_closing_a_modal_and_a_stale_view(page: Page):
+    page.post("command", user="U0KEMI", conv="dm", text="/growth setup")
+    modal = wait_until(lambda: page.state("U0KEMI")["modal"], what="the setup modal")
+    assert page.post("close", user="U0KEMI", view_id=modal["view_id"]) == {"ok": True}
+    assert page.state("U0KEMI")["modal"] is None
+    stale = page.post("submit", expect=400, user="U0KEMI", view_id=modal["view_id"], inputs=[])
+    assert stale["error"] == "that modal is closed"
+
+
+def test_opening_home_sends_app_home_opened(page: Page, sandbox: RunningSandbox):
+    assert page.post("home", user="U0ROHAN")["ok"]
+    wait_until(lambda: sandbox.fake.state.homes.get("U0ROHAN"), what="views.publish for Rohan")
+    assert "bk-home" in page.state("U0ROHAN", "home")["html"]
+
+
+def test_next_nudge_runs_the_clock_at_the_persons_due_time(page: Page, sandbox: RunningSandbox):
+    lena = dm_channel("U0LENA")
+    assert sandbox.fake.messages_to(lena) == []
+    jumped = page.post("time", user="U0LENA", jump="next_nudge")
+    assert jumped["ok"] and jumped["after"] > jumped["before"]
+    [nudge] = sandbox.fake.messages_to(lena)
+    assert "nudge_done" in json.dumps(nudge["blocks"])
+    assert datetime.fromisoformat(page.state("U0LENA")["now"]) >= datetime.fromisoformat(jumped["after"])
+    assert page.post("time", expect=400, user="U0LENA", jump="yesterday")["error"].startswith("jump must be")
+
+
+def test_a_week_later_the_manager_gets_the_digest_with_its_chart(page: Page, sandbox: RunningSandbox):
+    page.post("time", user=MANAGER.user_id, jump="week")
+    messages = sandbox.fake.messages_to(dm_channel(MANAGER.user_id))
+    files = [f for m in messages for f in m.get("files", [])]
+    assert files, "the digest's chart"
+    status, kind, data = page.request("GET", f"/sandbox/files/{files[-1]['id']}")
+    assert status == 200 and kind == "image/png" and data.startswith(b"\x89PNG")
+    assert f"/sandbox/files/{files[-1]['id']}" in page.state(MANAGER.user_id)["html"]
+
+
+def test_the_api_log_lists_every_call(page: Page, sandbox: RunningSandbox):
+    log = page.get("/sandbox/api/log?after=0")
+    assert log["size"] == len(sandbox.fake.calls) >= 1
+    methods = {c["method"] for c in log["calls"]}
+    assert {"chat.postMessage", "users.info"} <= methods
+    later = page.get(f"/sandbox/api/log?after={log['size']}")
+    assert later["calls"] == [] or later["calls"][0]["index"] == log["size"]
+
+
+def test_bad_asks_get_clear_answers(page: Page):
+    assert page.post("command", expect=400, user="U0NOBODY", text="/ladder")["error"].startswith("pick a person")
+    assert "not a command" in page.post("command", expect=400, user="U0SAM", conv="dm", text="/deploy prod")["error"]
+    assert page.post("command", expect=400, user="U0SAM", conv="home", text="/ladder")["error"]
+    gone = page.post("action", expect=400, user="U0SAM", source="message", channel="D0SAM", ts="1.1", block_id="b0")
+    assert gone["error"] == "that message is gone"
+    status, _, _ = page.request("POST", "/sandbox/api/command", b"{not json", {"Content-Type": "application/json"})
+    assert status == 400
+    assert page.request("GET", "/sandbox/api/state?user=U0SAM&conv=nowhere")[0] == 400
+    assert page.request("GET", "/sandbox/files/F404")[0] == 404
+
+
+def test_ladderbot_sandbox_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path):
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "HOME": str(tmp_path)}
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--port",
+        str(port),
+        "--empty",
+        "--database",
+        str(tmp_path / "s"),
+    ]
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert f"open http://127.0.0.1:{port}/" in line
+            assert Page(f"http://127.0.0.1:{port}/").request("GET", "/")[0] == 200
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(20) == 0
