@@ -20,11 +20,13 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
 
+from bot.clock import PassReport
 from bot.config import Settings
 from bot.content.records import Content
 from bot.sandbox import payloads
 from bot.sandbox.api import escape_mentions
 from bot.sandbox.server import RunningSandbox, SandboxOptions, start
+from bot.sandbox.timecontrol import describe
 from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, REPORTS, dm_channel
 from bot.storage import engine as db
 from bot.storage.models import Delivery, Follow, Plan, Reflection
@@ -322,11 +324,18 @@ def test_next_nudge_runs_the_clock_at_the_persons_due_time(page: Page, sandbox: 
     lena = dm_channel("U0LENA")
     assert sandbox.fake.messages_to(lena) == []
     jumped = page.post("time", user="U0LENA", jump="next_nudge")
-    assert jumped["ok"] and jumped["after"] > jumped["before"]
+    assert jumped["ok"] and jumped["after"] > jumped["before"] and jumped["report"].startswith("sent ")
     [nudge] = sandbox.fake.messages_to(lena)
     assert "nudge_done" in json.dumps(nudge["blocks"])
     assert datetime.fromisoformat(page.state("U0LENA")["now"]) >= datetime.fromisoformat(jumped["after"])
     assert page.post("time", expect=400, user="U0LENA", jump="yesterday")["error"].startswith("jump must be")
+
+
+def test_a_jump_says_what_the_pass_sent():
+    assert describe(PassReport(sent=1, digests_sent=1)) == "sent 1 nudge, 1 digest"
+    busy = PassReport(sent=2, reminders=3, failed=1)
+    assert describe(busy) == "sent 2 nudges, 3 reminders; 1 failed or to be retried"
+    assert describe(PassReport()) == "nothing was due"
 
 
 def test_a_week_later_the_manager_gets_the_digest_with_its_chart(page: Page, sandbox: RunningSandbox):

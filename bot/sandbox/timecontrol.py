@@ -44,6 +44,19 @@ class Jump:
     report: str
 
 
+def describe(report: object) -> str:
+    """What a pass sent, in words: "sent 1 nudge, 1 digest" (a PassReport's counters, read by name)."""
+    counts = [
+        (int(getattr(report, "sent", 0)) + int(getattr(report, "recovered", 0)), "nudge"),
+        (int(getattr(report, "reminders", 0)), "reminder"),
+        (int(getattr(report, "digests_sent", 0)), "digest"),
+    ]
+    sent = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts if n]
+    failed = int(getattr(report, "failed", 0)) + int(getattr(report, "digests_failed", 0))
+    text = "sent " + ", ".join(sent) if sent else "nothing was due"
+    return text + (f"; {failed} failed or to be retried" if failed else "")
+
+
 class SandboxTime:
     """The sandbox's clock. Thread-safe; one pass at a time."""
 
@@ -104,7 +117,7 @@ class SandboxTime:
             self.offset += after - before
             report = self.clock.run_pass(after)
         logger.info("sandbox time %s -> %s: %s", before.isoformat(), after.isoformat(), report)
-        return Jump(before, after, str(report))
+        return Jump(before, after, describe(report))
 
     def tick(self) -> None:
         with self._lock:
