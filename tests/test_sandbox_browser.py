@@ -189,7 +189,12 @@ def test_digest_arrives_with_its_chart(slack: Slack, sandbox: RunningSandbox, sc
         ".some(img => img.complete && img.naturalWidth > 100)"
     )
     assert sandbox.fake.calls_to("files.completeUploadExternal")
-    slack.page.screenshot(path=str(screenshots / "sandbox-digest.png"))  # type: ignore[attr-defined]
+    slack.page.click("#log-toggle")  # type: ignore[attr-defined]
+    upload = slack.page.locator("#log-list .sb-log-call", has_text="files.completeUploadExternal")  # type: ignore[attr-defined]
+    slack.expect(upload.first).to_be_visible()
+    slack.expect(slack.page.locator("#jump-week")).to_be_enabled()  # type: ignore[attr-defined] # the pass is over
+    chart.evaluate("img => img.scrollIntoView({block: 'end'})")
+    slack.page.screenshot(path=str(screenshots / "sandbox.png"))  # type: ignore[attr-defined]
 
 
 def test_api_log_lists_the_calls(slack: Slack) -> None:

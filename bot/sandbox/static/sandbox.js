@@ -17,6 +17,7 @@ const page = {
   modalHtml: "",
   logSize: 0,
   suggestion: -1,
+  stick: true, // the conversation is scrolled to its bottom
 };
 
 const $ = (id) => document.getElementById(id);
@@ -66,6 +67,11 @@ async function start() {
   document.querySelectorAll("[data-jump]").forEach((b) => b.addEventListener("click", () => jump(b.dataset.jump)));
   setUpComposer();
   setUpLog();
+  // Like Slack, the conversation follows new messages (and images as they load) while you are at its bottom.
+  const box = $("messages");
+  box.addEventListener("scroll", () => { page.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80; });
+  box.addEventListener("load", () => { if (page.stick && page.conv !== "home") box.scrollTop = box.scrollHeight; },
+    true);
   document.addEventListener("click", onClick);
   document.addEventListener("change", onChange);
   $("modal").addEventListener("cancel", (event) => { event.preventDefault(); closeModal(); });
@@ -76,6 +82,7 @@ function show(conv) {
   page.conv = conv;
   page.revision = -1;
   page.shownHtml = "";
+  page.stick = true;
   const inApp = conv !== "general";
   $("conv-title").textContent = inApp ? "ladderbot" : "# general";
   $("app-tabs").hidden = !inApp;
@@ -124,11 +131,10 @@ function draw(data) {
   const box = $("messages");
   if (data.html !== page.shownHtml) {
     const saved = saveInputs(box);
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
     patch(box, data.html);
     restoreInputs(box, saved);
     page.shownHtml = data.html;
-    if (atBottom && page.conv !== "home") box.scrollTop = box.scrollHeight;
+    if (page.stick && page.conv !== "home") box.scrollTop = box.scrollHeight;
   }
   drawModal(data.modal);
 }
@@ -430,7 +436,9 @@ async function refreshLog() {
       const details = document.createElement("details");
       const summary = document.createElement("summary");
       const ok = call.response && call.response.ok ? "ok" : (call.response && call.response.error) || call.status;
-      summary.textContent = `${call.method} · ${ok}`;
+      const to = call.params && (call.params.channel || call.params.channel_id || call.params.user_id
+        || call.params.user || call.params.users);
+      summary.textContent = `${call.method}${to ? " → " + to : ""} · ${ok}`;
       const args = document.createElement("pre");
       args.textContent = "arguments " + JSON.stringify(readable(call.params), null, 2);
       const response = document.createElement("pre");
