@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.clock import Clock, PassReport  # noqa: E402
+from bot.clock import Clock, PassReport, SlackRates  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content.loader import load_content  # noqa: E402
 from bot.content.records import Content  # noqa: E402
@@ -120,7 +120,11 @@ def fresh_db(directory: str, name: str) -> str:
 
 def clock_for(url: str, slack_url: str, content: Content) -> Clock:
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="x", slack_api_url=slack_url)
-    return Clock(db.make_session_factory(db.make_engine(url)), make_web_client(settings), content, send_workers=WORKERS)
+    # unpaced (limits far above what the fake can serve): this measures the clock's own cost against the floor;
+    # bench/nudges_at_scale.py measures it at Slack's pace
+    rates = SlackRates(messages_per_minute=100_000_000, channel_per_second=1_000_000)
+    engine = db.make_engine(url)
+    return Clock(db.make_session_factory(engine), make_web_client(settings), content, send_workers=WORKERS, rates=rates)
 
 
 def timed_pass(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import Clock
+from bot.clock import Clock, Pacer, SlackRates, SlackSenders
 from bot.config import Settings
 from bot.content.records import Content
 from bot.growth import plans as growth
@@ -23,6 +24,8 @@ from bot.testing.fakeslack import FakeSlack
 
 MONDAY_10_UTC = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
 QUICK_RETRY = FixedValueRetryIntervalCalculator(0.001)
+# a pacer that never holds a test back: Slack's own limits are for the pacing tests (tests/test_pacing.py)
+FAST = SlackRates(messages_per_minute=600_000, channel_per_second=1_000)
 
 
 def quick_retrying_client(settings: Settings) -> WebClient:
@@ -48,12 +51,17 @@ class World:
         self.sessions: sessionmaker[Session] = db.make_session_factory(self.engine)
         self.clock = self.new_clock()
 
-    def new_clock(self, **kwargs: Any) -> Clock:
-        """A clock as a fresh process would build it: its own engine and client."""
+    def new_clock(
+        self, *, rates: SlackRates = FAST, token_for: Callable[[str], str] | None = None, **kwargs: Any
+    ) -> Clock:
+        """A clock as a fresh process would build it: its own engine, client and pacer. The pacer runs at
+        FAST unless told otherwise (tests of pacing pass Slack's `rates`); `token_for` gives each workspace
+        its own token, so a fake Slack with a rate model keeps a budget per workspace."""
         engine = db.make_engine(self.url)
         self.engines.append(engine)
         settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="x", slack_api_url=self.fake.url)
-        return Clock(db.make_session_factory(engine), quick_retrying_client(settings), self.content, **kwargs)
+        senders = SlackSenders(Pacer(rates), quick_retrying_client(settings), token_for)
+        return Clock(db.make_session_factory(engine), senders, self.content, **kwargs)
 
     def run_together(self, clocks: list[Clock], at: datetime) -> None:
         """Run one pass of each clock at the same moment, each in its own thread. On SQLite a clock that finds
@@ -85,6 +93,7 @@ class World:
         self,
         user: str,
         *,
+        team: str = "T0001",
         tz: str = "UTC",
         weekday: int = 0,
         at: str = "10:00",
@@ -93,7 +102,7 @@ class World:
         now: datetime = MONDAY_10_UTC - timedelta(days=2),
     ) -> None:
         with self.sessions.begin() as session:
-            person = growth.ensure_person(session, "T0001", user)
+            person = growth.ensure_person(session, team, user)
             person.tz = tz
             growth.save_plan(
                 session,
