@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.parse
@@ -30,6 +31,7 @@ from bot.sandbox.timecontrol import describe
 from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, REPORTS, dm_channel
 from bot.storage import engine as db
 from bot.storage.models import Delivery, Follow, Plan, Reflection
+from tests.cli_run import run_cli
 from tests.pg import free_port
 from tests.server import ROOT
 from tests.waiting import wait_until
@@ -394,3 +396,13 @@ def test_ladderbot_sandbox_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path):
         finally:
             process.send_signal(signal.SIGINT)
             assert process.wait(20) == 0
+
+
+def test_a_busy_port_is_refused_before_anything_starts(monkeypatch, capsys, tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = run_cli(monkeypatch, capsys, "sandbox", "--port", str(port), "--database", str(tmp_path / "s.sqlite3"))
+    assert ran.code == 2 and f"cannot listen on 127.0.0.1:{port}" in ran.stderr
+    assert not (tmp_path / "s.sqlite3").exists()  # nothing was started or written

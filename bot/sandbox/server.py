@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from sqlalchemy import Engine
+
 from bot.app import create_app
 from bot.config import DEFAULT_DATA_DIR, PROJECT_ROOT, Settings
 from bot.content.loader import read_slash_commands
@@ -143,6 +145,7 @@ class RunningSandbox:
     demo: demo.DemoSummary | None
     _server: WSGIServer
     _thread: threading.Thread
+    _engine: Engine
 
     def wait(self) -> None:
         while self._thread.is_alive():
@@ -153,11 +156,28 @@ class RunningSandbox:
         self._server.shutdown()
         self._server.server_close()
         self.fake.stop()
+        self._engine.dispose()
 
 
 def start(settings: Settings, content: Content, options: SandboxOptions) -> RunningSandbox:
     """Start the fake Slack, a fresh sandbox database (with the demo year unless options.demo is off), the bot
-    and the page; return once all of them answer."""
+    and the page; return once all of them answer. The port is taken first, so a busy port fails (OSError)
+    before anything else has started."""
+    server = make_server(options.host, options.port, _not_yet, _ThreadingWSGIServer, _QuietHandler)
+    try:
+        return _serve(server, settings, content, options)
+    except BaseException:
+        server.server_close()
+        raise
+
+
+def _not_yet(environ: Environ, start_response: StartResponse) -> list[bytes]:
+    """The app until the sandbox is ready (never served: the server starts serving after set_app)."""
+    return _reply(start_response, "503 Service Unavailable", b"starting", "text/plain")
+
+
+def fake_workspace() -> FakeSlack:
+    """A fake Slack that knows the demo workspace's members (bot/sandbox/workspace.py) and the bot user."""
     fake = FakeSlack(team_id=TEAM_ID).start()
     fake.add_user(BOT_USER, name="ladderbot", real_name="ladderbot", is_bot=True)
     for person in PEOPLE:
@@ -173,27 +193,36 @@ def start(settings: Settings, content: Content, options: SandboxOptions) -> Runn
             status_text="On leave" if person.away else "",
             status_emoji=":palm_tree:" if person.away else "",
         )
-    database = options.database
+    return fake
+
+
+def _fresh_database(database: Path) -> str:
+    """An empty SQLite file at `database` migrated to head (whatever was there before is removed); its URL."""
     database.parent.mkdir(parents=True, exist_ok=True)
     for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
         stale.unlink(missing_ok=True)
     url = f"sqlite:///{database}"
+    db.migrate(url)
+    return url
+
+
+def _serve(server: WSGIServer, settings: Settings, content: Content, options: SandboxOptions) -> RunningSandbox:
+    url = _fresh_database(options.database)
+    fake = fake_workspace()
     settings = replace(
         settings,
         slack_bot_token=SANDBOX_TOKEN,
-        slack_signing_secret=secrets.token_hex(16),
+        slack_signing_secret=secrets.token_hex(16),  # a new one each start: only this process signs requests
         slack_api_url=fake.url,
         database_url=url,
         port=options.port,
     )
-    db.migrate(url)
     engine = db.make_engine(url)
     services = build_services(settings, content, engine, db.make_session_factory(engine))
     bot = LadderbotWSGI(create_app(services), services)
     summary = demo.seed(services.session_factory, content, utcnow()) if options.demo else None
 
     sandbox_time = SandboxTime(services.session_factory, services.clock, TEAM_ID)
-    server = make_server(options.host, options.port, bot, _ThreadingWSGIServer, _QuietHandler)
     port = int(server.server_address[1])
     host = options.host if options.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # where this process reaches it
     api = SandboxApi(
@@ -202,7 +231,9 @@ def start(settings: Settings, content: Content, options: SandboxOptions) -> Runn
     server.set_app(SandboxWSGI(bot, api, fake))
     thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
     thread.start()
-    running = RunningSandbox(f"http://{host}:{port}/", fake, api, sandbox_time, database, summary, server, thread)
+    running = RunningSandbox(
+        f"http://{host}:{port}/", fake, api, sandbox_time, options.database, summary, server, thread, engine
+    )
     if summary is not None:
         api.invite_on_start(summary.pending_invites)
     if options.tick:
