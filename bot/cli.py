@@ -146,7 +146,7 @@ def cmd_run_due(args: argparse.Namespace) -> int:
         print(
             f"scheduled {report.scheduled}, sent {report.sent}, recovered {report.recovered}, "
             f"retrying {report.retrying}, failed {report.failed}, missed {report.missed}, "
-            f"reminders {report.reminders}"
+            f"reminders {report.reminders}; paced {report.paced} (of them Slack's 429s {report.rate_limited})"
         )
         print(report.lateness_text())
     return 0
