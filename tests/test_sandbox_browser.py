@@ -2,9 +2,9 @@
 sandbox started on a free port with the demo year. Each test plays one person, so the tests share one
 sandbox without stepping on each other.
 
-Skipped, with the reason, when no chromium is installed; where CI is set a missing browser fails the run
-(scripts/setup installs chromium when it runs as root). Screenshots go to $SANDBOX_SCREENSHOTS when set
-(docs/ for the README), else to the test's temporary folder.
+Skipped, with the reason, when no chromium is installed; in CI (CI set, or root on a Debian machine, where
+scripts/setup installs chromium) a missing browser fails the run instead. Screenshots go to
+$SANDBOX_SCREENSHOTS when set (docs/ for the README), else to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ def sandbox(content: Content, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def browser() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/setup installs it (apt-get install chromium) as root")
+        # CI runs as root on Debian, where scripts/setup installs chromium: a missing browser there is a failure
+        if os.environ.get("CI") or (os.geteuid() == 0 and shutil.which("apt-get")):
+            pytest.fail("chromium is not installed: scripts/setup installs it as root (apt-get install chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium); the browser tests need Debian's build")
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
