@@ -12,7 +12,7 @@ from bot.blocks import kit as bk
 from bot.evidence.expectations import expectations_for, group_matching, groups_for
 from bot.evidence.packet import EvidenceRow, NoteRow, assemble, markdown, pdf
 from bot.evidence.suggest import prompt_for_gap, scorer_for, stem
-from tests.evidence_samples import SAMPLES
+from tests.evidence_samples import HELD_OUT, SAMPLES
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -22,6 +22,12 @@ def test_the_suggestion_puts_a_right_expectation_first_for_at_least_8_of_10_mess
     first = {name: scorer.rank(text, limit=1) for name, text, _ in SAMPLES}
     right = [name for name, _, keys in SAMPLES if first[name] and first[name][0].key in keys]
     assert len(right) >= 8, {name: first[name] for name, _, _ in SAMPLES if name not in right}
+
+
+def test_messages_the_weights_were_not_set_on_do_no_worse_than_when_written(content):
+    scorer = scorer_for(content, "senior")
+    right = [text for text, keys in HELD_OUT if (found := scorer.rank(text, limit=1)) and found[0].key in keys]
+    assert len(right) >= 4, right
 
 
 def test_a_suggestion_explains_itself_with_the_words_it_matched(content):

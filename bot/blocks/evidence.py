@@ -196,7 +196,9 @@ def build_saved(item: EvidenceLine) -> Message:
         text,
         (
             bk.section(bk.escape(bk.clip(text, 2900))),
-            bk.context("Matched from your words; change it from the App Home's “Log a win”. " + PRIVATE),
+            bk.context(
+                "Matched from your words. To pick yourself, use Log a win on the App Home or the shortcut. " + PRIVATE
+            ),
         ),
     )
 
