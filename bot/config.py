@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTENT_DIR = PROJECT_ROOT / "content"
@@ -41,6 +43,17 @@ class Settings:
     # chat.postMessage per minute across a workspace: Slack does not publish this limit; the pacer starts here,
     # slows down on a 429 and creeps back up to it (bot.clock.pacing)
     slack_messages_per_minute: float = 600.0
+    # Several workspaces over OAuth (bot.install): set SLACK_CLIENT_ID to use it instead of SLACK_BOT_TOKEN
+    slack_client_id: str = ""
+    slack_client_secret: str = field(default="", repr=False)
+    slack_scopes: tuple[str, ...] = ()
+    slack_redirect_uri: str = ""
+    token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)  # Fernet keys, newest first
+
+    @property
+    def multi_workspace(self) -> bool:
+        """OAuth mode: each workspace's token comes from its installation, not from SLACK_BOT_TOKEN."""
+        return bool(self.slack_client_id)
 
     def __repr__(self) -> str:  # never print secrets in logs or tracebacks
         return (
@@ -57,7 +70,18 @@ class Settings:
 
         token = env.get("SLACK_BOT_TOKEN", "").strip()
         secret = env.get("SLACK_SIGNING_SECRET", "").strip()
-        if require_slack:
+        oauth = read_oauth_settings(env, problems)
+        if require_slack and oauth["slack_client_id"]:
+            if token:
+                problems.append(
+                    "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: set SLACK_BOT_TOKEN for one workspace, or "
+                    "SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_TOKEN_ENCRYPTION_KEYS for several (OAuth)."
+                )
+            if not secret:
+                problems.append(
+                    "SLACK_SIGNING_SECRET is not set: set it to the app's Signing Secret (Basic Information)."
+                )
+        elif require_slack:
             if not token:
                 problems.append("SLACK_BOT_TOKEN is not set: set it to the app's Bot User OAuth Token (xoxb-...).")
             elif not token.startswith("xoxb-"):
@@ -148,7 +172,53 @@ class Settings:
             web_concurrency=processes,
             admin_user_ids=admins,
             slack_messages_per_minute=messages_per_minute,
+            **oauth,
         )
+
+
+DEFAULT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email", "files:write")
+
+
+def read_oauth_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """The OAuth (several workspaces) settings; with SLACK_CLIENT_ID set, the secret and at least one token
+    encryption key are required: tokens are never stored in clear."""
+    client_id = env.get("SLACK_CLIENT_ID", "").strip()
+    client_secret = env.get("SLACK_CLIENT_SECRET", "").strip()
+    scopes_text = env.get("SLACK_SCOPES", "").strip()
+    scopes = tuple(s.strip() for s in scopes_text.split(",") if s.strip()) if scopes_text else DEFAULT_SCOPES
+    redirect_uri = env.get("SLACK_REDIRECT_URI", "").strip()
+    keys = tuple(k.strip() for k in env.get("SLACK_TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip())
+    if client_id:
+        if not client_secret:
+            problems.append("SLACK_CLIENT_SECRET is not set: set it to the app's Client Secret (Basic Information).")
+        if not keys:
+            problems.append(
+                "SLACK_TOKEN_ENCRYPTION_KEYS is not set: OAuth mode stores each workspace's token encrypted. Make a "
+                "key with `ladderbot tokens new-key` and set SLACK_TOKEN_ENCRYPTION_KEYS to it (several keys, newest "
+                "first and separated by commas, while rotating)."
+            )
+        bad = [i + 1 for i, key in enumerate(keys) if not _is_fernet_key(key)]
+        if bad:
+            problems.append(
+                "SLACK_TOKEN_ENCRYPTION_KEYS must be Fernet keys (32 bytes in url-safe base64, as `ladderbot tokens "
+                f"new-key` prints) separated by commas; key number {', '.join(map(str, bad))} is not."
+            )
+        if redirect_uri and not redirect_uri.startswith(("http://", "https://")):
+            problems.append(f"SLACK_REDIRECT_URI must be an http(s) URL, got {redirect_uri!r}.")
+    return {
+        "slack_client_id": client_id,
+        "slack_client_secret": client_secret,
+        "slack_scopes": scopes,
+        "slack_redirect_uri": redirect_uri,
+        "token_encryption_keys": keys,
+    }
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):
+        return False
 
 
 def normalise_database_url(url: str) -> str:

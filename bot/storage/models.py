@@ -256,3 +256,56 @@ class Evidence(Base):
     @property
     def expectation_keys(self) -> list[str]:
         return split_focus(self.expectations)
+
+
+class Installation(Base):
+    """The app's installation in one workspace, or in a whole Enterprise Grid organisation (an org-wide install,
+    keyed by its enterprise id). Tokens are stored encrypted (bot.install.crypto): the `*_encrypted` columns hold
+    Fernet tokens, never a Slack token. One row per workspace or organisation: a new install replaces it."""
+
+    __tablename__ = "installations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    install_key: Mapped[str] = mapped_column(String(32), unique=True)  # team id, or enterprise id org-wide
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    enterprise_url: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))  # None for an org-wide install
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_id: Mapped[str | None] = mapped_column(String(32))
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str] = mapped_column(String(1000), default="")
+    bot_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    bot_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    installer_user_id: Mapped[str] = mapped_column(String(32), default="")
+    user_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    user_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    user_scopes: Mapped[str] = mapped_column(String(1000), default="")
+    token_type: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OAuthState(Base):
+    """An OAuth `state` handed to a browser starting an install: consumed once, before it expires."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class WorkspaceRemoval(Base):
+    """A workspace (or organisation) that uninstalled the app or revoked its tokens: its installation is gone at
+    once, its data is deleted when `forget_after` has passed (the README's grace period)."""
+
+    __tablename__ = "workspace_removals"
+
+    install_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))  # app_uninstalled, tokens_revoked
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    forget_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
