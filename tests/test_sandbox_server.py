@@ -13,9 +13,10 @@ import subprocess
 import sys
 import urllib.parse
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
@@ -27,7 +28,7 @@ from bot.content.records import Content
 from bot.sandbox import payloads
 from bot.sandbox.api import escape_mentions
 from bot.sandbox.server import RunningSandbox, SandboxOptions, start
-from bot.sandbox.timecontrol import describe
+from bot.sandbox.timecontrol import SandboxTime, describe
 from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, REPORTS, dm_channel
 from bot.storage import engine as db
 from bot.storage.models import Delivery, Follow, Plan, Reflection
@@ -406,3 +407,66 @@ def test_a_busy_port_is_refused_before_anything_starts(monkeypatch, capsys, tmp_
         ran = run_cli(monkeypatch, capsys, "sandbox", "--port", str(port), "--database", str(tmp_path / "s.sqlite3"))
     assert ran.code == 2 and f"cannot listen on 127.0.0.1:{port}" in ran.stderr
     assert not (tmp_path / "s.sqlite3").exists()  # nothing was started or written
+
+
+def test_elements_are_found_as_the_page_names_them_and_report_as_slack_does():
+    overflow = {"type": "overflow", "options": LEVEL_SELECT["options"]}
+    date = {"type": "datepicker", "action_id": "day"}
+    blocks: list[Json] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "accessory": overflow},
+        {"type": "actions", "block_id": "row", "elements": [date, {"type": "users_select", "action_id": "who"}]},
+        {"type": "input", "block_id": "many", "element": {"type": "multi_users_select", "action_id": "people"}},
+    ]
+    assert payloads.find_element(blocks, "b0", "a0") is overflow  # no block_id, no action_id: named by place
+    assert payloads.find_element(blocks, "row", "day") is date
+    assert payloads.find_element(blocks, "row", "a0") is None and payloads.find_element(blocks, "nope", "day") is None
+    assert payloads.action_of(overflow, ["senior"])["selected_option"]["value"] == "senior"
+    assert payloads.action_of(date, ["2026-11-30"]) == {
+        "action_id": "day",
+        "type": "datepicker",
+        "selected_date": "2026-11-30",
+    }
+    values = payloads.state_values(blocks, {("row", "who"): ["U0LENA"], ("many", "people"): ["U0SAM", "U0KEMI"]})
+    assert values["row"] == {
+        "day": {"type": "datepicker", "selected_date": None},
+        "who": {"type": "users_select", "selected_user": "U0LENA"},
+    }
+    assert values["many"]["people"] == {"type": "multi_users_select", "selected_users": ["U0SAM", "U0KEMI"]}
+    assert "b0" not in values  # an overflow holds no state
+
+
+class RecordingClock:
+    """Stands in for the bot's clock where only the moments of the passes matter."""
+
+    def __init__(self) -> None:
+        self.passes: list[datetime] = []
+
+    def run_pass(self, now: datetime | None = None, *, dry_run: bool = False) -> PassReport:
+        assert now is not None
+        self.passes.append(now)
+        return PassReport()
+
+
+def test_time_targets_and_the_minute_tick(sandbox: RunningSandbox):
+    clock = RecordingClock()
+    time_control = SandboxTime(sandbox.time.session_factory, clock, sandbox.time.team_id)
+    now = time_control.now()
+    week = time_control.target("week", "U0LENA", "Europe/Berlin")
+    assert timedelta(days=6, hours=23) < week - now <= timedelta(days=7, seconds=5)
+    monday = time_control.target("next_monday", "U0HIRO", "Asia/Tokyo").astimezone(ZoneInfo("Asia/Tokyo"))
+    assert monday.weekday() == 0 and (monday.hour, monday.minute) == (10, 0) and monday > now
+    # someone with no plan: the first thing due for anyone
+    assert time_control.next_due("U0NOPLAN", now) is not None
+    with pytest.raises(ValueError):
+        time_control.target("yesterday", "U0LENA", "UTC")
+
+    jumped = time_control.jump("week", "U0LENA", "Europe/Berlin")
+    assert clock.passes == [jumped.after] and jumped.report == "nothing was due"
+    assert time_control.now() >= jumped.after  # the sandbox's time stays ahead of the wall clock
+
+    time_control.start_ticking(every=0.01)
+    try:
+        wait_until(lambda: len(clock.passes) >= 3, what="passes from the minute tick")
+    finally:
+        time_control.stop()
+    assert all(moment >= jumped.after for moment in clock.passes[1:])

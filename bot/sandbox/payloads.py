@@ -226,8 +226,9 @@ def app_home_opened(user_id: str, channel_id: str, view: Json | None) -> Json:
 
 
 def find_element(blocks: list[Json], block_id: str, action_id: str) -> Json | None:
-    """The interactive element `action_id` in block `block_id` (a block without a block_id is "b<index>",
-    as the page names it)."""
+    """The interactive element `action_id` in block `block_id`, as the page names them: a block without a
+    block_id is "b<index>", an element without an action_id "a<position in its block>" (Slack makes up ids
+    for both)."""
     for index, block in enumerate(blocks):
         if str(block.get("block_id") or f"b{index}") != block_id:
             continue
@@ -237,11 +238,9 @@ def find_element(blocks: list[Json], block_id: str, action_id: str) -> Json | No
         if isinstance(block.get("accessory"), dict):
             candidates.append(block["accessory"])
         candidates.extend(e for e in block.get("elements", []) if isinstance(e, dict))
-        for element in candidates:
-            if element.get("action_id") == action_id:
+        for position, element in enumerate(candidates):
+            if str(element.get("action_id") or f"a{position}") == action_id:
                 return element
-        if len(candidates) == 1 and not candidates[0].get("action_id"):
-            return candidates[0]
     return None
 
 
@@ -264,7 +263,7 @@ def state_value(element: Json, values: list[str]) -> Json:
     first = values[0] if values else None
     if kind == "plain_text_input" or kind in ("number_input", "email_text_input", "url_text_input"):
         return {"type": kind, "value": first if first else None}
-    if kind in ("static_select", "radio_buttons", "external_select"):
+    if kind in ("static_select", "radio_buttons", "external_select", "overflow"):
         chosen = _chosen(element, values[:1])
         return {"type": kind, "selected_option": chosen[0] if chosen else None}
     if kind in ("multi_static_select", "checkboxes", "multi_external_select"):
@@ -279,7 +278,7 @@ def state_value(element: Json, values: list[str]) -> Json:
         )
         return {"type": kind, key: first}
     if kind.startswith("multi_") and kind.endswith("_select"):
-        return {"type": kind, "selected_" + kind[len("multi_") : -len("_select")] + "s": values}
+        return {"type": kind, "selected_" + kind[len("multi_") : -len("_select")]: values}  # selected_users
     return {"type": kind, "value": first}
 
 
