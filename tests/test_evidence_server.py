@@ -265,3 +265,28 @@ def test_the_app_home_counts_evidence_per_expectation_and_shows_the_latest(slack
 def test_the_weekly_nudge_has_a_log_a_win_button(content):
     message = build_nudge(content, content.prompts[0], 7)
     assert ActionId.EVIDENCE_LOG_WIN in json.dumps(message.blocks)
+
+
+def test_share_from_another_workspace_or_with_a_forged_level_shares_nothing(slack, team, fake_slack):  # noqa: F811
+    manager, alice, _ = team
+    slack.ack(alice, f"evidence add {SECRET}")
+    # the same user id in another workspace is another person, whom the manager does not follow
+    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:senior", alice, team_id="T0OTHER")
+    [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+    assert "only with someone who follows your growth" in refusal["text"]
+    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:wizard", alice)
+    [stale] = fake_slack.wait_for_responses(before + 1)[before:]
+    assert "out of date" in stale["text"]
+    assert files_in(fake_slack, "D" + manager[1:]) == {}
+
+
+def test_a_forged_submission_cannot_store_a_link_that_is_not_slacks_or_someone_elses_level(slack, dbs):
+    alice = slack.person("alice")
+    view = {"private_metadata": json.dumps({"p": "javascript:alert(1)", "l": "wizard", "t": "1.2", "c": "C1"})}
+    assert submit(slack, alice, view, "kept words", "", ["area:api"]).status == 200
+    [item] = items_of(dbs, alice)
+    assert item.permalink is None and item.level == "mid"  # no plan: the first step up the ladder
+    assert item.expectation_keys == ["area:api"]
+    broken = {"private_metadata": "{not json"}
+    assert submit(slack, alice, broken, "more words", "", []).status == 200
+    assert len(items_of(dbs, alice)) == 2
