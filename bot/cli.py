@@ -299,6 +299,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         " replaced at every start); Ctrl-C to stop",
         flush=True,
     )
+    if options.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: listening on {options.host}: anyone who reaches this port can act as any demo person", flush=True)
     try:
         running.wait()
     except KeyboardInterrupt:
