@@ -38,6 +38,8 @@ class ActionId(StrEnum):
     EVIDENCE_NOTE = "evidence_note"
     EVIDENCE_EXPECTATIONS = "evidence_expectations"
     PACKET_SHARE = "packet_share"
+    EVIDENCE_SHARE = "evidence_share"
+    EVIDENCE_SHARE_TO = "evidence_share_to"
 
 
 class CallbackId(StrEnum):

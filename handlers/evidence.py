@@ -1,6 +1,6 @@
 """The evidence log's listeners: the "Save as growth evidence" message shortcut, the Log a win buttons,
-the save modal's submission and the packet's Share button. /growth evidence and /growth packet are
-/growth subcommands (handlers/growth.py runs them).
+the save modal's submission, and the Share buttons (a packet, or one item from /growth evidence).
+/growth evidence and /growth packet are /growth subcommands (handlers/growth.py runs them).
 
 Each acks at once; the modal (which needs chat.getPermalink first) and the uploads run in lazy listeners.
 """
@@ -62,3 +62,19 @@ def register(app: App, services: Services) -> None:
         respond(text=answer, response_type="ephemeral", replace_original=False)
 
     app.action(ActionId.PACKET_SHARE)(ack=just_ack, lazy=[share])
+
+    def share_item_choices(body: Payload, respond: Respond) -> None:
+        team_id, user_id = request_ids(body)
+        message = desk.share_choices(team_id, user_id, action_value(body))
+        respond(
+            text=message.text, blocks=list(message.blocks) or None, response_type="ephemeral", replace_original=False
+        )
+
+    app.action(ActionId.EVIDENCE_SHARE)(ack=just_ack, lazy=[share_item_choices])
+
+    def share_item(body: Payload, client: WebClient, respond: Respond) -> None:
+        team_id, user_id = request_ids(body)
+        answer = desk.share_item(client, team_id, user_id, action_value(body))
+        respond(text=answer, response_type="ephemeral", replace_original=False)
+
+    app.action(ActionId.EVIDENCE_SHARE_TO)(ack=just_ack, lazy=[share_item])

@@ -290,3 +290,38 @@ def test_a_forged_submission_cannot_store_a_link_that_is_not_slacks_or_someone_e
     broken = {"private_metadata": "{not json"}
     assert submit(slack, alice, broken, "more words", "", []).status == 200
     assert len(items_of(dbs, alice)) == 2
+
+
+def test_one_item_is_shared_only_by_its_author_and_only_with_an_accepted_follower(slack, team, fake_slack, dbs):  # noqa: F811
+    manager, alice, bob = team
+    slack.ack(alice, f"evidence add {SECRET}")
+    [item] = items_of(dbs, alice)
+    listed = slack.ack(alice, "evidence")
+    assert ActionId.EVIDENCE_SHARE in listed and f'"value": "{item.id}"' in listed
+    assert ActionId.EVIDENCE_SHARE not in slack.ack(bob, "evidence add shipped the retry fix")  # no follower
+    before = slack.click(ActionId.EVIDENCE_SHARE, str(item.id), alice)
+    [choices] = fake_slack.wait_for_responses(before + 1)[before:]
+    values = [b["accessory"]["value"] for b in choices["blocks"] if "accessory" in b]
+    assert values == [f"{item.id}:{manager}"]  # the accepted follower only
+    # refused: someone else's item by its id (the manager, bob, another workspace), a pending follower, a mangled id
+    refusals = (
+        (manager, f"{item.id}:{manager}", "T0001", "not yours"),
+        (bob, f"{item.id}:{bob}", "T0001", "not yours"),
+        (alice, f"{item.id}:{manager}", "T0OTHER", "no longer exists"),
+        (alice, f"{item.id}:{bob}", "T0001", "only with someone who follows your growth"),
+        (alice, f"x{item.id}:{manager}", "T0001", "no longer exists"),
+    )
+    for clicker, value, team_id, expected in refusals:
+        before = slack.click(ActionId.EVIDENCE_SHARE_TO, value, clicker, team_id=team_id)
+        [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+        assert expected in refusal["text"], (clicker, value, refusal)
+    before = slack.click(ActionId.EVIDENCE_SHARE, str(item.id), manager)
+    [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+    assert "not yours" in refusal["text"] and "Grafana" not in json.dumps(refusal)
+    for person in (manager, bob):
+        assert_nothing_of_alice(json.dumps(fake_slack.messages_to("D" + person[1:])))
+    before = slack.click(ActionId.EVIDENCE_SHARE_TO, f"{item.id}:{manager}", alice)
+    [done] = fake_slack.wait_for_responses(before + 1)[before:]
+    assert f"Shared that item with <@{manager}>" in done["text"]
+    [shared] = [m for m in fake_slack.messages_to("D" + manager[1:]) if "Grafana" in json.dumps(m)]
+    assert f"<@{alice}> shared a piece of growth evidence with you" in shared["text"]

@@ -50,6 +50,7 @@ class EvidenceLine:
     note: str
     permalink: str
     shows: tuple[str, ...]  # the expectations' texts
+    id: int = 0
 
 
 def _option(option: ExpectationOption) -> dict[str, Any]:
@@ -169,8 +170,9 @@ def _chunks(lines: list[str], limit: int = 2900) -> list[str]:
     return chunks
 
 
-def build_evidence_list(items: list[EvidenceLine], total: int, what: str = "") -> Message:
-    """`/growth evidence [dimension or area]`: the newest items, with their links and what they show."""
+def build_evidence_list(items: list[EvidenceLine], total: int, what: str = "", *, shareable: bool = False) -> Message:
+    """`/growth evidence [dimension or area]`: the newest items, with their links and what they show; with
+    `shareable` (the person has a follower who accepted), a Share button on each."""
     title = f"Your evidence: {what}" if what else "Your evidence"
     if not items:
         text = (
@@ -179,7 +181,14 @@ def build_evidence_list(items: list[EvidenceLine], total: int, what: str = "") -
         return Message(text, (bk.section(bk.escape(text)),))
     blocks: list[bk.Block] = [bk.header(title)]
     budget = 0
-    for chunk in _chunks([_line(i) for i in items]):
+    if shareable:
+        for item in items:
+            line = _line(item)
+            if budget + len(line) > 9000:
+                break
+            budget += len(line)
+            blocks.append(bk.section(line, accessory=bk.button("Share", ActionId.EVIDENCE_SHARE, str(item.id))))
+    for chunk in [] if shareable else _chunks([_line(i) for i in items]):
         if budget + len(chunk) > 9000:
             break
         budget += len(chunk)
@@ -236,3 +245,24 @@ def build_packet_sent(coverage: str, level_title: str, level_id: str, followers:
     if not followers:
         blocks.append(bk.context("Nobody follows your growth yet, so there is nobody to share it with."))
     return Message(text, tuple(blocks))
+
+
+def build_share_choices(item: EvidenceLine, followers: list[str]) -> Message:
+    """After Share on an item: one button per follower who accepted; nobody else can be picked."""
+    if not followers:
+        text = "Nobody follows your growth yet, so there is nobody to share it with."
+        return Message(text, (bk.section(text),))
+    blocks: list[bk.Block] = [bk.section("*Share this item?*\n" + _line(item))]
+    for follower in followers[:20]:
+        blocks.append(
+            bk.section(
+                f"With <@{follower}>", accessory=bk.button("Share", ActionId.EVIDENCE_SHARE_TO, f"{item.id}:{follower}")
+            )
+        )
+    return Message("Share this item with someone who follows your growth?", tuple(blocks))
+
+
+def build_shared_item(author: str, item: EvidenceLine) -> Message:
+    """The follower's DM: one item its author chose to share."""
+    text = f"<@{author}> shared a piece of growth evidence with you."
+    return Message(text, (bk.section(text + "\n" + _line(item)),))

@@ -20,21 +20,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import evidence as rb
 from bot.blocks.kit import Block, Message
 from bot.content.records import Content, Level
-from bot.errors import NotYours, RefusedError
+from bot.errors import NotFound, NotYours, RefusedError
 from bot.evidence import packet as pk
 from bot.evidence import store
 from bot.evidence.expectations import expectations_for, group_matching, groups_for
 from bot.evidence.suggest import scorer_for
 from bot.growth import plans as growth
 from bot.growth.forms import Values
-from bot.ids import ActionId, BlockId
+from bot.ids import ActionId, BlockId, whole_number
 from bot.storage import people as repo
-from bot.storage.models import Evidence, Person, utcnow
+from bot.storage.models import Evidence, Person, Workspace, utcnow
 from bot.team import follows
 
 logger = logging.getLogger(__name__)
 LISTED = 20  # items /growth evidence shows
 LATEST = 3  # items the App Home shows
+NOT_A_FOLLOWER = "You can share only with someone who follows your growth."
 
 
 class EvidenceDesk:
@@ -47,7 +48,9 @@ class EvidenceDesk:
     def _line(self, level: Level, item: Evidence) -> rb.EvidenceLine:
         texts = {e.key: e.text for e in expectations_for(self.content, level)}
         shows = tuple(texts[k] for k in store.keys_at(self.content, level, item) if k in texts)
-        return rb.EvidenceLine(item.created_at.strftime("%Y-%m-%d"), item.text, item.note, item.permalink or "", shows)
+        return rb.EvidenceLine(
+            item.created_at.strftime("%Y-%m-%d"), item.text, item.note, item.permalink or "", shows, item.id
+        )
 
     # in the ack: /growth evidence, /growth evidence add, the App Home section ------------------
 
@@ -61,8 +64,13 @@ class EvidenceDesk:
                 names = ", ".join(f"`{g.id}`" for g in groups_for(self.content, level))
                 raise RefusedError(f"I don't know “{words.strip()[:40]}” as a dimension or area. Try one of: {names}.")
             items = store.in_group(self.content, level, items, group)
+        workspace = session.get(Workspace, person.workspace_id)
+        followers = accepted_followers(session, workspace.team_id if workspace else "", person.user_id)
         return rb.build_evidence_list(
-            [self._line(level, i) for i in items[:LISTED]], len(items), group.name if group else ""
+            [self._line(level, i) for i in items[:LISTED]],
+            len(items),
+            group.name if group else "",
+            shareable=bool(followers),
         )
 
     def add_from_command(self, session: Session, person: Person, text: str, now: datetime) -> Message:
@@ -167,6 +175,51 @@ class EvidenceDesk:
             return {BlockId.EVIDENCE_TEXT: "Write a few words, or keep the message." if text == "" else exc.message}
         return {}
 
+    # sharing one item ---------------------------------------------------------------------------
+
+    def _own_item(self, session: Session, team_id: str, user_id: str, item_id: str) -> tuple[Person, Evidence]:
+        """The clicker's own item; NotFound or NotYours for anything else (another person's, another
+        workspace's, a mangled value)."""
+        number = whole_number(item_id)
+        person = repo.get_person(session, team_id, user_id)
+        item = session.get(Evidence, number) if number is not None else None
+        if item is None or person is None:
+            raise NotFound("That item no longer exists.")
+        if item.person_id != person.id:
+            raise NotYours("That item is not yours.")
+        return person, item
+
+    def share_choices(self, team_id: str, user_id: str, value: str) -> Message:
+        """The Share button on an item: the person's accepted followers to choose from."""
+        with self.session_factory() as session:
+            try:
+                person, item = self._own_item(session, team_id, user_id, value)
+            except RefusedError as exc:
+                logger.info("evidence share refused for %s: %s", user_id, exc)
+                return Message(exc.message, ())
+            line = self._line(store.target_level(session, self.content, person), item)
+            return rb.build_share_choices(line, accepted_followers(session, team_id, user_id))
+
+    def share_item(self, client: WebClient, team_id: str, user_id: str, value: str) -> str:
+        """Send one of the clicker's own items to a follower they accepted; a refusal otherwise."""
+        item_id, _, follower = value.partition(":")
+        with self.session_factory() as session:
+            try:
+                person, item = self._own_item(session, team_id, user_id, item_id)
+            except RefusedError as exc:
+                logger.info("evidence share refused for %s: %s", user_id, exc)
+                return exc.message
+            if follower not in accepted_followers(session, team_id, user_id):
+                logger.info("evidence share refused for %s: %s is not an accepted follower", user_id, follower)
+                return NOT_A_FOLLOWER
+            message = rb.build_shared_item(user_id, self._line(store.target_level(session, self.content, person), item))
+        try:
+            client.chat_postMessage(channel=follower, text=message.text, blocks=list(message.blocks))
+        except (SlackApiError, SlackClientError) as exc:
+            logger.warning("evidence share from %s to %s failed: %s", user_id, follower, exc)
+            return "I could not share it just now; please try again in a minute."
+        return f"Shared that item with <@{follower}>."
+
     # the packet ---------------------------------------------------------------------------------
 
     def packet_level(self, session: Session, person: Person, level_id: str | None) -> Level:
@@ -188,7 +241,7 @@ class EvidenceDesk:
         if packet is None:
             return Message("I have nothing stored about you yet.", ())
         with self.session_factory() as session:
-            followers = [f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"]
+            followers = accepted_followers(session, team_id, user_id)
         try:
             channel = _dm_channel(client, user_id)
             _upload(client, channel, packet, "Your promotion packet (private to you until you share it).")
@@ -206,10 +259,10 @@ class EvidenceDesk:
         if level_id not in {lv.id for lv in self.content.levels}:
             return "That button is out of date; run `/growth packet` again."
         with self.session_factory() as session:
-            accepted = {f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"}
+            accepted = accepted_followers(session, team_id, user_id)
         if follower not in accepted:
             logger.info("packet share refused for %s: %s is not an accepted follower", user_id, follower)
-            return str(NotYours("You can share your packet only with someone who follows your growth."))
+            return NOT_A_FOLLOWER
         packet = self.build_packet(team_id, user_id, level_id, _display_name(client, user_id))
         if packet is None:
             return "I have nothing stored about you yet."
@@ -220,6 +273,11 @@ class EvidenceDesk:
             logger.warning("packet share from %s to %s failed: %s", user_id, follower, exc)
             return "I could not share it just now; please try again in a minute."
         return f"Shared your packet with <@{follower}>."
+
+
+def accepted_followers(session: Session, team_id: str, user_id: str) -> list[str]:
+    """User ids of the people who follow this person with their consent, in the same workspace."""
+    return [f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"]
 
 
 def _value(values: Values, block_id: str, action_id: str) -> str:
