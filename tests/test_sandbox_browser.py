@@ -89,7 +89,10 @@ class Slack:
         self.page.select_option("#person", user_id)  # type: ignore[attr-defined]
 
     def go(self, conv: str) -> None:
-        self.page.click(f"#rail-{conv}" if conv == "general" else f"#tab-{conv}")  # type: ignore[attr-defined]
+        """To #general or the bot's DM from the rail; to the Home tab from the bot's page, as in Slack."""
+        self.page.click("#rail-general" if conv == "general" else "#rail-dm")  # type: ignore[attr-defined]
+        if conv == "home":
+            self.page.click("#tab-home")  # type: ignore[attr-defined]
 
     def run(self, command: str) -> None:
         self.page.fill("#composer", command)  # type: ignore[attr-defined]
@@ -158,7 +161,11 @@ def test_home_tab_shows_what_views_publish_set(slack: Slack, sandbox: RunningSan
 def test_next_nudge_delivers_exactly_one_and_done_updates_it_in_place(slack: Slack, screenshots: Path) -> None:
     slack.be("U0LENA")
     slack.expect(slack.messages()).to_have_count(0)
+    slack.go("general")
     slack.page.click("#jump-next_nudge")  # type: ignore[attr-defined]
+    slack.expect(slack.page.locator("#badge-dm")).to_have_text("1")  # type: ignore[attr-defined] # a new DM
+    slack.go("dm")
+    slack.expect(slack.page.locator("#badge-dm")).to_be_hidden()  # type: ignore[attr-defined]
     slack.expect(slack.messages()).to_have_count(1)
     nudge = slack.last()
     done = nudge.get_by_role("button", name=re.compile("Done"))  # type: ignore[attr-defined]

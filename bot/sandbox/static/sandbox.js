@@ -18,6 +18,7 @@ const page = {
   logSize: 0,
   suggestion: -1,
   stick: true, // the conversation is scrolled to its bottom
+  seen: {}, // "person/conv" -> how many messages the person has seen there
 };
 
 const $ = (id) => document.getElementById(id);
@@ -83,6 +84,7 @@ function show(conv) {
   page.revision = -1;
   page.shownHtml = "";
   page.stick = true;
+  whoami();
   const inApp = conv !== "general";
   $("conv-title").textContent = inApp ? "ladderbot" : "# general";
   $("app-tabs").hidden = !inApp;
@@ -124,7 +126,25 @@ async function poll() {
   }
 }
 
+// New messages in a conversation the person is not looking at show as a badge in the rail, as in Slack.
+function badges(totals) {
+  for (const conv of ["dm", "general"]) {
+    const key = page.person + "/" + conv;
+    if (page.seen[key] === undefined || page.conv === conv) page.seen[key] = totals[conv];
+    const fresh = totals[conv] - page.seen[key];
+    $("badge-" + conv).textContent = String(fresh);
+    $("badge-" + conv).hidden = fresh <= 0;
+  }
+}
+
+function whoami() {
+  const me = page.people.find((p) => p.id === page.person);
+  if (!me) return;
+  $("whoami").textContent = `${me.real_name}, ${me.title}. ${me.tz}` + (me.away ? ". Away (on leave)" : "");
+}
+
 function draw(data) {
+  badges(data.unread);
   $("now").textContent = data.now_label;
   $("now").dataset.now = data.now;
   if (data.log_size !== page.logSize) refreshLog();
