@@ -115,6 +115,12 @@ def slack(browser: object, sandbox: RunningSandbox) -> Iterator[Slack]:
 def test_ladder_senior_renders_and_share_posts_it_in_general(slack: Slack, screenshots: Path) -> None:
     slack.be("U0SAM")
     slack.go("general")
+    slack.page.fill("#composer", "/la")  # type: ignore[attr-defined]
+    suggestion = slack.page.locator("#suggestions li")  # type: ignore[attr-defined]
+    slack.expect(suggestion).to_have_count(1)
+    slack.expect(suggestion).to_contain_text("compare mid senior")  # the usage hint from manifest.yml
+    slack.page.press("#composer", "Tab")  # type: ignore[attr-defined]
+    slack.expect(slack.page.locator("#composer")).to_have_value("/ladder ")  # type: ignore[attr-defined]
     slack.run("/ladder senior")
     answer = slack.last()
     slack.expect(answer.locator(".bk-block-header")).to_contain_text("Senior")  # type: ignore[attr-defined]
