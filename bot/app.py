@@ -12,6 +12,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
 from bot.errors import RefusedError
+from bot.install import ContextExecutor, remember_install
 from bot.services import Services, make_web_client
 from handlers import register_all
 
@@ -36,13 +37,23 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
         bolt_logger.addFilter(_DropClientTokenWarning())
+    # several workspaces (OAuth): Bolt's install pages and per-request authorization on bot.install's stores
+    install = services.install
+    multi: dict[str, Any] = (
+        {}
+        if install is None
+        else {"oauth_settings": install.oauth_settings(), "listener_executor": ContextExecutor(max_workers=5)}
+    )
     app = App(
         client=client or make_web_client(services.settings),
         signing_secret=services.settings.slack_signing_secret,
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # unmatched requests reach on_error, which acks them
         logger=bolt_logger,
+        **multi,
     )
+    if install is not None:
+        app.use(remember_install)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse:

@@ -29,6 +29,7 @@ from bot.testing.fakeslack import FakeSlack, RateModel
 
 if TYPE_CHECKING:
     from bot.clock import Clock
+    from bot.install import Installs
     from bot.web.server import LadderbotWSGI
 
 
@@ -98,8 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _clock_from_env() -> Clock:
-    from bot.clock import Clock
-    from bot.services import make_senders
+    from bot.services import build_clock
     from bot.storage import engine as db
 
     settings = Settings.from_env()
@@ -107,7 +107,7 @@ def _clock_from_env() -> Clock:
     _setup_logging(settings.log_level)
     db.migrate_if_embedded(settings.database_url)
     engine = db.make_engine(settings.database_url)
-    return Clock(db.make_session_factory(engine), make_senders(settings), content)
+    return build_clock(settings, content, db.make_session_factory(engine))
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
@@ -162,6 +162,59 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     db.migrate(settings.database_url, args.revision)
     print(f"database is at revision {args.revision}")
+    return 0
+
+
+def _installs_from_env(command: str) -> Installs | int:
+    """The installations of a several-workspace bot, or the exit code of a clear refusal."""
+    try:
+        settings = Settings.from_env(require_slack=False)
+    except ConfigError as exc:
+        return _cannot_start(command, exc)
+    if not settings.token_encryption_keys:
+        return _fail(
+            f"ladderbot {command} cannot start: SLACK_TOKEN_ENCRYPTION_KEYS is not set (several workspaces over "
+            "OAuth keep their tokens encrypted with it; see README.md, 'Several workspaces (OAuth)')."
+        )
+    from bot.install import Installs
+    from bot.services import make_web_client
+    from bot.storage import engine as db
+
+    db.migrate_if_embedded(settings.database_url)
+    engine = db.make_engine(settings.database_url)
+    return Installs(settings, db.make_session_factory(engine), make_web_client(settings))
+
+
+def cmd_workspace_forget(args: argparse.Namespace) -> int:
+    installs = _installs_from_env("workspace forget")
+    if isinstance(installs, int):
+        return installs
+    team = args.team.strip()
+    if not team.isalnum() or not team.isupper() or not team.startswith(("T", "E")):
+        return _fail(f"ladderbot workspace forget: {args.team!r} is not a team id (T...) or organisation id (E...).")
+    forgotten = installs.forget(team)
+    print(f"forgot {forgotten.install_key}: its installation and {forgotten.workspaces} workspace(s) of data")
+    return 0
+
+
+def cmd_tokens_reencrypt(args: argparse.Namespace) -> int:
+    installs = _installs_from_env("tokens reencrypt")
+    if isinstance(installs, int):
+        return installs
+    from bot.install import TokenKeyError
+
+    try:
+        rows, tokens = installs.reencrypt()
+    except TokenKeyError as exc:
+        return _fail(f"ladderbot tokens reencrypt: {exc}; nothing was changed. Put the old key back in the list.", 1)
+    print(f"re-encrypted {tokens} token(s) in {rows} installation(s) under the newest key")
+    return 0
+
+
+def cmd_tokens_new_key(args: argparse.Namespace) -> int:
+    from bot.install import new_key
+
+    print(new_key())
     return 0
 
 
@@ -336,6 +389,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="upgrade the database schema (Alembic)")
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("workspace", help="several workspaces (OAuth): workspace tools")
+    workspace_sub = p.add_subparsers(dest="workspace_cmd", required=True)
+    c = workspace_sub.add_parser("forget", help="delete a workspace's installation and all its data now")
+    c.add_argument("team", help="the workspace's team id (T...), or the organisation's (E...) for an org-wide install")
+    c.set_defaults(func=cmd_workspace_forget)
+
+    p = sub.add_parser("tokens", help="several workspaces (OAuth): token encryption tools")
+    tokens_sub = p.add_subparsers(dest="tokens_cmd", required=True)
+    c = tokens_sub.add_parser("reencrypt", help="re-encrypt every stored token under the newest key")
+    c.set_defaults(func=cmd_tokens_reencrypt)
+    c = tokens_sub.add_parser("new-key", help="print a new key for SLACK_TOKEN_ENCRYPTION_KEYS")
+    c.set_defaults(func=cmd_tokens_new_key)
 
     p = sub.add_parser("preview", help='print what a command answers, e.g. ladderbot preview "/ladder senior"')
     p.add_argument("command", nargs="+", help="the command line as typed in Slack")

@@ -21,6 +21,7 @@ from bot.evidence.desk import EvidenceDesk
 from bot.growth.commands import GrowthCommands, GrowthTable, growth_entries, growth_table
 from bot.growth.desk import GrowthDesk
 from bot.growth.onboarding import PeopleRecorder, send_welcome
+from bot.install import InstallRoutedClient, Installs
 from bot.ladder.answers import Answers
 from bot.ladder.parse import Vocabulary
 from bot.storage.models import Person
@@ -44,6 +45,7 @@ class Services:
     growth: GrowthDesk
     growth_commands: GrowthCommands
     evidence: EvidenceDesk
+    install: Installs | None = None  # several workspaces over OAuth (SLACK_CLIENT_ID); None with one static token
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -61,11 +63,24 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
-def make_senders(settings: Settings) -> SlackSenders:
-    """The process's paced Slack clients: one Pacer at the configured workspace message rate."""
+def make_senders(settings: Settings, install: Installs | None = None) -> SlackSenders:
+    """The process's paced Slack clients: one Pacer at the configured workspace message rate. With several
+    workspaces, each workspace's sends use its own installation's token."""
     return SlackSenders(
-        Pacer(SlackRates(messages_per_minute=settings.slack_messages_per_minute)), make_web_client(settings)
+        Pacer(SlackRates(messages_per_minute=settings.slack_messages_per_minute)),
+        make_web_client(settings),
+        token_for=install.token_for if install is not None else None,
     )
+
+
+def build_clock(settings: Settings, content: Content, session_factory: sessionmaker[Session]) -> Clock:
+    """A clock process's clock (`ladderbot clock`, `nudges run-due`): with several workspaces, each one's sends
+    use its own installation's token, and removed workspaces are forgotten once their grace period is over."""
+    install = Installs(settings, session_factory, make_web_client(settings)) if settings.multi_workspace else None
+    clock = Clock(session_factory, make_senders(settings, install), content)
+    if install is not None:
+        clock.chores.append(install.forget_due)
+    return clock
 
 
 def growth_command_table(
@@ -95,8 +110,10 @@ def build_services(
 ) -> Services:
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="ladderbot-bg")
     # one pacer per process: the request path's sends (welcomes, invitations) and the clock's share its budgets
-    senders = make_senders(settings)
-    client = senders.waiting(None)
+    install = Installs(settings, session_factory, make_web_client(settings)) if settings.multi_workspace else None
+    senders = make_senders(settings, install)
+    # several workspaces: the request path's own sends go with the token of the request's installation
+    client = senders.waiting(None) if install is None else InstallRoutedClient(senders.waiting, senders.template)
 
     answers = Answers(content, show_compensation=settings.show_compensation)
     team = TeamDesk(session_factory, client, content, settings)
@@ -104,7 +121,7 @@ def build_services(
     growth = GrowthDesk(session_factory, content, home_counts=follows.home_counts, home_sections=evidence.home_section)
 
     def welcome(team_id: str, user_id: str) -> None:
-        send_welcome(session_factory, client, team_id, user_id)
+        send_welcome(session_factory, senders.waiting(team_id), team_id, user_id)
 
     def send_now(team_id: str, user_id: str) -> bool:
         # `services` is bound below; this only runs later, from a /growth now follow-up
@@ -123,5 +140,8 @@ def build_services(
         growth=growth,
         growth_commands=GrowthCommands(session_factory, table, growth),
         evidence=evidence,
+        install=install,
     )
+    if install is not None:
+        services.clock.chores.append(install.forget_due)  # removed workspaces' data, once their grace is over
     return services

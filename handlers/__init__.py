@@ -3,7 +3,7 @@
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import evidence, growth, interview, ladder, share, team
+from handlers import evidence, growth, install, interview, ladder, share, team
 
 
 def register_all(app: App, services: Services) -> None:
@@ -13,3 +13,4 @@ def register_all(app: App, services: Services) -> None:
     growth.register(app, services)
     team.register(app, services)
     evidence.register(app, services)
+    install.register(app, services)

@@ -390,4 +390,7 @@ class SlackSenders:
                     timeout=self.template.timeout,
                     retry_handlers=list(self.template.retry_handlers),
                 )
-            return client
+        if self.token_for is not None and budget != "*":
+            # asked on every use: a refreshed token is used at once, and a removed workspace's sends stop at once
+            client.token = self.token_for(budget)
+        return client

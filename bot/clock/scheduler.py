@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -60,6 +61,8 @@ class Clock:
         self.reminders = ReminderJob(session_factory, self.senders, content, batch_size=batch_size)
         self.digests = DigestJob(session_factory, self.senders, content, backoff=retry_backoff, lease=lease)
         self._lock = threading.Lock()
+        # other idempotent work done once a pass (e.g. forgetting workspaces whose grace period is over, bot.install)
+        self.chores: list[Callable[[datetime], object]] = []
 
     def run_pass(self, now: datetime | None = None, *, dry_run: bool = False) -> PassReport:
         """One pass at `now` (default: the current time): what is due is scheduled and sent. A dry run only
@@ -73,6 +76,8 @@ class Clock:
             self.nudges.run(now, report)
             self.reminders.run(now, report)
             self.digests.run(now, report)
+            for chore in self.chores:
+                chore(now)
         if report.busy:
             logger.info("nudge pass: %s; %s", report, report.lateness_text())
         return report

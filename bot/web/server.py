@@ -55,6 +55,9 @@ class LadderbotWSGI:
             if method not in ("GET", "HEAD"):
                 return _reply(start_response, "405 Method Not Allowed", {"error": "use GET"})
             return self.health(start_response)
+        flow = self.bolt.app.oauth_flow  # several workspaces: Bolt serves the install pages (bot.install)
+        if flow is not None and method == "GET" and path in (flow.install_path, flow.redirect_uri_path):
+            return self.bolt(environ, start_response)
         if path != EVENTS_PATH:
             return _reply(start_response, "404 Not Found", {"error": "not found"})
         if method != "POST":

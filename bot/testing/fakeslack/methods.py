@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks.kit import blocks_problems, total_text
+from bot.testing.fakeslack.oauth import oauth_answer
 from bot.testing.fakeslack.state import Call, SlackState
 from bot.testing.fakeslack.wire import json_param, parse_body, png_size
 
@@ -50,6 +51,8 @@ def answer(state: SlackState, method: str, raw: bytes, headers: dict[str, str]) 
         body = {"ok": False, "error": fault.error or "internal_error"}
         if fault.retry_after is not None:
             extra_headers["Retry-After"] = str(fault.retry_after)
+    elif (oauth := oauth_answer(state, method, token, params, lower)) is not None:
+        status, body = 200, oauth  # oauth.v2.access, and tokens the OAuth side handed out or revoked (oauth.py)
     elif not token:
         status, body = 200, {"ok": False, "error": "not_authed"}
     elif token in BAD_TOKENS or not token.startswith(("xoxb-", "xoxp-")):

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bot.testing.fakeslack.methods import answer
+from bot.testing.fakeslack.oauth import AUTHORIZE_PATH, oauth_of
 from bot.testing.fakeslack.ratelimit import RateLimiter, RateModel
 from bot.testing.fakeslack.state import Call, Fault, SlackState, User
 from bot.testing.fakeslack.wire import parse_body
@@ -51,6 +52,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parsed.path.startswith("/api/"):  # Slack accepts GET with query parameters too
             headers = {**dict(self.headers), "Content-Type": "application/x-www-form-urlencoded"}
             self._send(*answer(state, parsed.path[len("/api/") :], parsed.query.encode(), headers))
+        elif parsed.path.startswith(AUTHORIZE_PATH):  # the OAuth install page (oauth.py)
+            status, page, headers = oauth_of(state).authorize(parsed.path, parsed.query)
+            self._send(status, page, headers, content_type="text/html; charset=utf-8")
         elif self.path.startswith("/_fake/calls"):
             with state.lock:
                 data = [{"method": c.method, "params": c.params, "status": c.status} for c in state.calls]
