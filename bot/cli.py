@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.install import Installs
     from bot.web.server import LadderbotWSGI
+    from bot.web.socket_mode import SocketModeWSGI
 
 
 def _setup_logging(level: str) -> None:
@@ -66,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     seat = None if args.no_clock else ClockSeat.create()
 
-    def wsgi_factory() -> LadderbotWSGI:
+    def wsgi_factory() -> LadderbotWSGI | SocketModeWSGI:
         from bot.app import create_app
         from bot.clock import start_scheduler
         from bot.services import build_services
@@ -83,7 +84,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 return lambda: scheduler.shutdown(wait=False)
 
             seat.runs(start_clock)  # started only in the one worker that holds the seat
-        return LadderbotWSGI(app, services, seat)
+        wsgi = LadderbotWSGI(app, services, seat)
+        if settings.slack_app_token:  # Socket Mode: this process's own link to Slack; /healthz stays on PORT
+            from bot.web.socket_mode import connect_socket_mode
+
+            return connect_socket_mode(app, settings, wsgi)
+        return wsgi
 
     from bot.web.server import run_gunicorn
 
@@ -363,6 +369,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from bot.web.manifest import ManifestError, read_manifest, render_manifest
+
+    try:
+        print(render_manifest(read_manifest(), socket_mode=args.socket, url=args.url), end="")
+    except ManifestError as exc:
+        return _fail(f"ladderbot manifest: {exc}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladderbot", description="Self-hosted Slack bot for engineering growth.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -375,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run no nudge clock in this server (by default one of its processes does)",
     )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("manifest", help="print the Slack app manifest for Socket Mode (--socket) or HTTP (--url)")
+    p.add_argument("--socket", action="store_true", help="Socket Mode: no request URLs (set SLACK_APP_TOKEN to serve)")
+    p.add_argument("--url", help="the server's public https URL, for the request URLs (HTTP mode)")
+    p.set_defaults(func=cmd_manifest)
 
     p = sub.add_parser("clock", help="run the nudge clock (one pass a minute)")
     p.set_defaults(func=cmd_clock)

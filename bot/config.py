@@ -31,6 +31,8 @@ def _masked(value: str) -> str:
 class Settings:
     slack_bot_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
+    # Socket Mode (bot.web.socket_mode): an app-level token (xapp-...) makes `serve` connect out to Slack, no public URL
+    slack_app_token: str = field(default="", repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = ""
     port: int = 3000
@@ -70,6 +72,12 @@ class Settings:
 
         token = env.get("SLACK_BOT_TOKEN", "").strip()
         secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+        app_token = env.get("SLACK_APP_TOKEN", "").strip()
+        if app_token and not app_token.startswith("xapp-"):
+            problems.append(
+                "SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (Basic Information -> App-Level "
+                "Tokens, with the connections:write scope), or unset to receive Slack's requests over HTTP."
+            )
         oauth = read_oauth_settings(env, problems)
         if require_slack and oauth["slack_client_id"]:
             if token:
@@ -86,7 +94,7 @@ class Settings:
                 problems.append("SLACK_BOT_TOKEN is not set: set it to the app's Bot User OAuth Token (xoxb-...).")
             elif not token.startswith("xoxb-"):
                 problems.append("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
-            if not secret:
+            if not secret and not app_token:  # Socket Mode requests come over our own link and are not signed
                 problems.append(
                     "SLACK_SIGNING_SECRET is not set: set it to the app's Signing Secret (Basic Information)."
                 )
@@ -162,6 +170,7 @@ class Settings:
         return cls(
             slack_bot_token=token,
             slack_signing_secret=secret,
+            slack_app_token=app_token,
             slack_api_url=api_url,
             database_url=database_url,
             port=port,

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.blocks.kit import blocks_problems, total_text
 from bot.testing.fakeslack.oauth import oauth_answer
+from bot.testing.fakeslack.socketmode import hub_for
 from bot.testing.fakeslack.state import Call, SlackState
 from bot.testing.fakeslack.wire import json_param, parse_body, png_size
 
@@ -21,6 +22,7 @@ MAX_TOTAL_BLOCK_TEXT = 13_200  # where Slack was seen answering msg_blocks_too_l
 MAX_VIEW_BLOCKS = 100
 MAX_VIEW_JSON = 250_000
 BAD_TOKENS = {"xoxb-invalid": "invalid_auth", "xoxb-revoked": "token_revoked"}
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})  # the methods an app-level (xapp-) token is for
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
@@ -55,7 +57,10 @@ def answer(state: SlackState, method: str, raw: bytes, headers: dict[str, str]) 
         status, body = 200, oauth  # oauth.v2.access, and tokens the OAuth side handed out or revoked (oauth.py)
     elif not token:
         status, body = 200, {"ok": False, "error": "not_authed"}
-    elif token in BAD_TOKENS or not token.startswith(("xoxb-", "xoxp-")):
+    elif (method in APP_TOKEN_METHODS) != token.startswith("xapp-"):
+        # an app-level token opens Socket Mode links and does nothing else; a bot token cannot open one
+        status, body = 200, {"ok": False, "error": "not_allowed_token_type"}
+    elif token in BAD_TOKENS or not token.startswith(("xoxb-", "xoxp-", "xapp-")):
         status, body = 200, {"ok": False, "error": BAD_TOKENS.get(token, "invalid_auth")}
     else:
         run = METHODS.get(method)
@@ -343,7 +348,17 @@ def chat_get_permalink(state: SlackState, params: Params) -> Answer:
     return {"ok": True, "channel": channel, "permalink": permalink}
 
 
+def apps_connections_open(state: SlackState, params: Params) -> Answer:
+    """A one-use WebSocket URL on the fake's Socket Mode endpoint (bot.testing.fakeslack.socketmode)."""
+    hub = hub_for(state)
+    url = hub.open_url() if hub is not None else None
+    if url is None:  # Socket Mode is off in the app's settings (or this fake runs without the endpoint)
+        return {"ok": False, "error": "socket_mode_not_enabled"}
+    return {"ok": True, "url": url}
+
+
 METHODS: dict[str, Method] = {
+    "apps.connections.open": apps_connections_open,
     "chat.getPermalink": chat_get_permalink,
     "api.test": api_test,
     "auth.test": auth_test,

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from bot.testing.fakeslack.methods import answer
 from bot.testing.fakeslack.oauth import AUTHORIZE_PATH, oauth_of
 from bot.testing.fakeslack.ratelimit import RateLimiter, RateModel
+from bot.testing.fakeslack.socketmode import SocketModeHub
 from bot.testing.fakeslack.state import Call, Fault, SlackState, User
 from bot.testing.fakeslack.wire import parse_body
 
@@ -127,6 +128,9 @@ class FakeSlack:
         self.base = f"http://{bound_host!s}:{bound_port}"
         self.url = f"{self.base}/api/"
         self.state.base_url = self.base
+        # Slack's Socket Mode side: apps.connections.open hands out links to it; tests deliver envelopes
+        # through it and read the acks (fake.socket_mode.deliver / wait_ack / disconnect / drop)
+        self.socket_mode = SocketModeHub(self.state, str(bound_host))
         self._thread: threading.Thread | None = None
 
     # what tests read (the state's own containers, so a reset empties them in place) ---------
@@ -169,6 +173,7 @@ class FakeSlack:
     def start(self) -> FakeSlack:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
+        self.socket_mode.start()
         return self
 
     def wait(self) -> None:
@@ -176,6 +181,7 @@ class FakeSlack:
             self._thread.join(1)
 
     def stop(self) -> None:
+        self.socket_mode.stop()
         self._server.shutdown()
         self._server.server_close()
 
