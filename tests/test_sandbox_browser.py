@@ -146,7 +146,9 @@ def test_growth_setup_modal_shows_an_error_under_the_field_then_saves(slack: Sla
     areas = focus.locator("option:not([disabled])").evaluate_all("options => options.map(o => o.value)")
     focus.select_option(areas[:4])  # one area too many
     submit.click()
-    slack.expect(modal.locator('[data-block-id="setup_focus"] .bk-error')).to_contain_text("three")
+    slack.expect(modal.locator('[data-block-id="setup_focus"] .bk-error')).to_contain_text(
+        re.compile("one to (three|3)")
+    )
     slack.expect(modal.locator('[data-block-id="setup_level"] .bk-error')).to_have_count(0)
     slack.page.screenshot(path=str(screenshots / "sandbox-modal-error.png"))  # type: ignore[attr-defined]
     focus.select_option(areas[:2])
@@ -166,20 +168,21 @@ def test_home_tab_shows_what_views_publish_set(slack: Slack, sandbox: RunningSan
 
 def test_next_nudge_delivers_exactly_one_and_done_updates_it_in_place(slack: Slack, screenshots: Path) -> None:
     slack.be("U0LENA")
-    slack.expect(slack.messages()).to_have_count(0)
+    slack.page.wait_for_function("document.getElementById('now').dataset.now")  # type: ignore[attr-defined]
+    before = slack.messages().count()  # type: ignore[attr-defined] # 0, unless another test moved time on
     slack.go("general")
     slack.page.click("#jump-next_nudge")  # type: ignore[attr-defined]
     slack.expect(slack.page.locator("#badge-dm")).to_have_text("1")  # type: ignore[attr-defined] # a new DM
     slack.go("dm")
     slack.expect(slack.page.locator("#badge-dm")).to_be_hidden()  # type: ignore[attr-defined]
-    slack.expect(slack.messages()).to_have_count(1)
+    slack.expect(slack.messages()).to_have_count(before + 1)
     nudge = slack.last()
     done = nudge.get_by_role("button", name=re.compile("Done"))  # type: ignore[attr-defined]
     slack.expect(done).to_be_visible()
     slack.page.screenshot(path=str(screenshots / "sandbox-nudge.png"))  # type: ignore[attr-defined]
     done.click()
     slack.expect(done).to_have_count(0)  # the same message, redrawn with the answer
-    slack.expect(slack.messages()).to_have_count(1)
+    slack.expect(slack.messages()).to_have_count(before + 1)
 
 
 def test_manager_invites_the_report_accepts_and_team_shows_them(slack: Slack) -> None:
