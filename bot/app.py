@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
+from bot import logs, metrics
 from bot.errors import RefusedError
 from bot.install import ContextExecutor, remember_install
 from bot.services import Services, make_web_client
@@ -25,6 +27,20 @@ class _DropClientTokenWarning(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "`token` will be unused" not in record.getMessage()
+
+
+class _ObservedApp(App):
+    """Bolt's App, with each request's ids on every log line written while it is handled (bot.logs), and the
+    request counted by kind and outcome with its time to the ack (bot.metrics). Over HTTP and Socket Mode alike:
+    both adapters hand every request to `dispatch`."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        started = time.perf_counter()
+        with logs.request_context(req.body):
+            response = super().dispatch(req)
+        outcome = req.context.get(metrics.OUTCOME_KEY)
+        metrics.request_done(req.body, response.status, outcome, time.perf_counter() - started)
+        return response
 
 
 def create_app(services: Services, *, client: WebClient | None = None) -> App:
@@ -44,7 +60,7 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         if install is None
         else {"oauth_settings": install.oauth_settings(), "listener_executor": ContextExecutor(max_workers=5)}
     )
-    app = App(
+    app = _ObservedApp(
         client=client or make_web_client(services.settings),
         signing_secret=services.settings.slack_signing_secret,
         process_before_response=True,
@@ -56,16 +72,22 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         app.use(remember_install)
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse:
+    def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None, context: BoltContext
+    ) -> BoltResponse:
         if isinstance(error, BoltUnhandledRequestError):
+            context[metrics.OUTCOME_KEY] = "unhandled"
             logger.info("no listener for %s; acknowledged quietly", describe_request(body))
             return BoltResponse(status=200, body="")
         if isinstance(error, RefusedError):
             # a safety net: features raise refusals for listeners to answer; one that slips through is
             # still the person's answer, not "something went wrong"
+            context[metrics.OUTCOME_KEY] = "refused"
             logger.info("refused %s: %s", describe_request(body), error.message)
             refusal = {"response_type": "ephemeral", "text": error.message}
             return BoltResponse(status=200, body=json.dumps(refusal), headers={"content-type": "application/json"})
+        context[metrics.OUTCOME_KEY] = "error"
+        metrics.LISTENER_ERRORS.inc()
         error_id = uuid.uuid4().hex[:8]
         logger.exception("unhandled error %s while handling %s", error_id, describe_request(body), exc_info=error)
         message = {

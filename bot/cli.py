@@ -31,11 +31,40 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.install import Installs
     from bot.web.server import LadderbotWSGI
-    from bot.web.socket_mode import SocketModeWSGI
+    from bot.web.socket_mode import HandledEnvelopes, SocketModeWSGI
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(settings: Settings) -> None:
+    """LOG_LEVEL and LOG_FORMAT, with every token, secret and key in the settings kept out of the lines."""
+    from bot import logs
+
+    logs.configure(settings.log_level, settings.log_format, logs.hidden_values(settings))
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """gunicorn's processes keep their Prometheus counters in one folder for /metrics to add up: empty the
+    configured one (an earlier run's counts would be added again) or make a fresh one that goes with this
+    server. Before anything imports prometheus_client, which reads PROMETHEUS_MULTIPROC_DIR once."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    if settings.metrics_dir:
+        folder = Path(settings.metrics_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="ladderbot-metrics-"))
+        arbiter = os.getpid()
+
+        def remove_folder() -> None:
+            if os.getpid() == arbiter:  # only the process that made it (workers inherit this handler)
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove_folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -58,7 +87,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         content = load_content(settings.content_dir)
     except (ConfigError, ContentError) as exc:
         return _cannot_start("serve", exc)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
+    _prepare_metrics_dir(settings)
     from bot.storage import engine as db
 
     # once, in the arbiter before any worker exists (PostgreSQL is migrated by `ladderbot migrate`)
@@ -66,6 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.web.clockseat import ClockSeat
 
     seat = None if args.no_clock else ClockSeat.create()
+    handled: HandledEnvelopes | None = None
+    if settings.slack_app_token:  # Socket Mode: one record of the envelopes handled, for all the server's processes
+        from bot.web.socket_mode import HandledEnvelopes
+
+        handled = HandledEnvelopes.create()
 
     def wsgi_factory() -> LadderbotWSGI | SocketModeWSGI:
         from bot.app import create_app
@@ -85,22 +120,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             seat.runs(start_clock)  # started only in the one worker that holds the seat
         wsgi = LadderbotWSGI(app, services, seat)
-        if settings.slack_app_token:  # Socket Mode: this process's own link to Slack; /healthz stays on PORT
+        if handled is not None:  # Socket Mode: this process's own link to Slack; /healthz stays on PORT
             from bot.web.socket_mode import connect_socket_mode
 
-            return connect_socket_mode(app, settings, wsgi)
+            return connect_socket_mode(app, settings, wsgi, handled)
         return wsgi
 
     from bot.web.server import run_gunicorn
 
-    run_gunicorn(
-        wsgi_factory,
-        port=settings.port,
-        threads=settings.web_threads,
-        workers=settings.web_concurrency,
-        log_level=settings.log_level,
-        clock_seat=seat,
-    )
+    try:
+        run_gunicorn(
+            wsgi_factory,
+            port=settings.port,
+            threads=settings.web_threads,
+            workers=settings.web_concurrency,
+            log_level=settings.log_level,
+            clock_seat=seat,
+        )
+    finally:
+        if handled is not None:
+            handled.remove()  # by the arbiter only: a worker that exits passes through here too
     return 0
 
 
@@ -110,7 +149,7 @@ def _clock_from_env() -> Clock:
 
     settings = Settings.from_env()
     content = load_content(settings.content_dir)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     db.migrate_if_embedded(settings.database_url)
     engine = db.make_engine(settings.database_url)
     return build_clock(settings, content, db.make_session_factory(engine))
@@ -163,7 +202,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         settings = Settings.from_env(require_slack=False)
     except ConfigError as exc:
         return _cannot_start("migrate", exc)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     from bot.storage import engine as db
 
     db.migrate(settings.database_url, args.revision)
@@ -222,6 +261,15 @@ def cmd_tokens_new_key(args: argparse.Namespace) -> int:
 
     print(new_key())
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        print(check.line(), flush=True)
+    return 1 if any(check.status == "FAIL" for check in checks) else 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -340,7 +388,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         content = load_content(settings.content_dir)
     except (ConfigError, ContentError) as exc:
         return _cannot_start("sandbox", exc)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     from bot.sandbox.server import DEFAULT_DATABASE, SandboxOptions, start
 
     options = SandboxOptions(
@@ -423,6 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_tokens_reencrypt)
     c = tokens_sub.add_parser("new-key", help="print a new key for SLACK_TOKEN_ENCRYPTION_KEYS")
     c.set_defaults(func=cmd_tokens_new_key)
+
+    p = sub.add_parser(
+        "doctor", help="check the setup: settings, database and migrations, Slack token and scopes, mode, clock"
+    )
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("preview", help='print what a command answers, e.g. ladderbot preview "/ladder senior"')
     p.add_argument("command", nargs="+", help="the command line as typed in Slack")

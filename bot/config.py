@@ -16,6 +16,7 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 SETUP_HINT = "See README.md, section 'Set up the Slack app'."
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 MAX_WEB_CONCURRENCY = 64  # server processes; far beyond any one machine's cores, low enough to catch a typo
 
 
@@ -38,6 +39,10 @@ class Settings:
     port: int = 3000
     content_dir: str = str(DEFAULT_CONTENT_DIR)
     log_level: str = "INFO"
+    log_format: str = "text"  # text, or json: one object per line (bot.logs)
+    # where gunicorn's processes keep their Prometheus counters for /metrics to add up (bot.web.metrics);
+    # empty: `ladderbot serve` makes a fresh temporary folder
+    metrics_dir: str = ""
     show_compensation: bool = False
     web_threads: int = 8
     web_concurrency: int = 1  # server processes (gunicorn workers), each with web_threads threads
@@ -133,6 +138,13 @@ class Settings:
         if level not in LOG_LEVELS:
             problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}.")
 
+        log_format = env.get("LOG_FORMAT", "").strip().lower() or "text"
+        if log_format not in LOG_FORMATS:
+            problems.append(f"LOG_FORMAT must be text or json, got {log_format!r}.")
+        metrics_dir = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+        if metrics_dir and Path(metrics_dir).exists() and not Path(metrics_dir).is_dir():
+            problems.append(f"PROMETHEUS_MULTIPROC_DIR points to {metrics_dir!r}, which is not a folder.")
+
         content_dir = env.get("CONTENT_DIR", "").strip() or str(DEFAULT_CONTENT_DIR)
         if not Path(content_dir).is_dir():
             problems.append(f"CONTENT_DIR points to {content_dir!r}, which is not a folder.")
@@ -176,6 +188,8 @@ class Settings:
             port=port,
             content_dir=content_dir,
             log_level=level,
+            log_format=log_format,
+            metrics_dir=metrics_dir,
             show_compensation=show_comp_text in ("true", "1", "yes"),
             web_threads=threads,
             web_concurrency=processes,

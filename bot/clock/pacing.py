@@ -32,6 +32,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
+from bot import metrics
+
 POST_MESSAGE = "chat.postMessage"
 TIER_PER_MINUTE = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
 # Slack's published tier of each method the bot calls (https://api.slack.com/docs/rate-limits, each method's page)
@@ -339,15 +341,20 @@ class PacedClient(WebClient):
                     auth=auth,
                 )
                 assert isinstance(response, SlackResponse)  # a sync client's answer
+                metrics.slack_call(api_method, None)
                 return response
             except SlackApiError as exc:
                 pause = retry_after(exc)
+                metrics.slack_call(api_method, "ratelimited" if pause is not None else str(exc.response.get("error")))
                 if pause is None:
                     raise
                 self.pacer.rate_limited(self.budget, api_method, channel, pause)
                 limited += 1
                 if not self.wait or limited > self.max_429s:
                     raise
+            except OSError:  # Slack not reached (urllib's errors, timeouts), after the client's own retries
+                metrics.slack_call(api_method, "connection")
+                raise
 
 
 class SlackSenders:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.clock.digests import DigestJob
 from bot.clock.nudge_sender import NudgeSender
 from bot.clock.nudges import NudgeJob
@@ -73,11 +75,21 @@ class Clock:
             if dry_run:
                 self.nudges.dry_run(now, report)
                 return report
+            started = time.monotonic()
             self.nudges.run(now, report)
             self.reminders.run(now, report)
             self.digests.run(now, report)
             for chore in self.chores:
                 chore(now)
+        outcomes = ("sent", "recovered", "retrying", "failed", "missed", "lost")
+        metrics.clock_pass_done(
+            time.monotonic() - started,
+            nudges={outcome: getattr(report, outcome) for outcome in outcomes},
+            digests={"sent": report.digests_sent, "failed": report.digests_failed},
+            reminders=report.reminders,
+            paced=report.paced,
+            lateness=report.lateness,
+        )
         if report.busy:
             logger.info("nudge pass: %s; %s", report, report.lateness_text())
         return report
@@ -111,4 +123,5 @@ def run_pass_safely(clock: Clock) -> None:
     try:
         clock.run_pass()
     except Exception:  # the next tick tries again; every step is idempotent
+        metrics.clock_pass_failed()
         logger.exception("nudge pass failed")

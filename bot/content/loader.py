@@ -131,3 +131,13 @@ def read_slash_commands(manifest: str | Path) -> tuple[tuple[str, str, str], ...
         )
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
         return ()
+
+
+def read_bot_scopes(manifest: str | Path) -> tuple[str, ...]:
+    """The bot scopes a Slack app manifest asks for (oauth_config.scopes.bot), for `ladderbot doctor`;
+    empty when the file is missing or not a manifest."""
+    try:
+        data = yaml.load(Path(manifest).read_text(encoding="utf-8"), Loader=_YAMLLoader)
+        return tuple(str(scope) for scope in data["oauth_config"]["scopes"]["bot"])
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        return ()

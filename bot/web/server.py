@@ -10,13 +10,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot import logs
 from bot.services import Services
 from bot.storage.engine import database_ok
+from bot.web import metrics
 from bot.web.clockseat import ClockSeat
+from bot.web.metrics import METRICS_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +59,10 @@ class LadderbotWSGI:
             if method not in ("GET", "HEAD"):
                 return _reply(start_response, "405 Method Not Allowed", {"error": "use GET"})
             return self.health(start_response)
+        if path == METRICS_PATH:
+            if method not in ("GET", "HEAD"):
+                return _reply(start_response, "405 Method Not Allowed", {"error": "use GET"})
+            return _reply(start_response, "200 OK", metrics.render(self.services.engine).decode(), metrics.CONTENT_TYPE)
         flow = self.bolt.app.oauth_flow  # several workspaces: Bolt serves the install pages (bot.install)
         if flow is not None and method == "GET" and path in (flow.install_path, flow.redirect_uri_path):
             return self.bolt(environ, start_response)
@@ -87,6 +95,15 @@ class LadderbotWSGI:
             "process": {"pid": os.getpid(), "clock": self.clock_seat is not None and self.clock_seat.held},
         }
         return _reply(start_response, "200 OK" if ok else "503 Service Unavailable", body)
+
+
+class _RootLogger(glogging.Logger):  # type: ignore[misc] # gunicorn ships no type hints
+    """gunicorn's own lines (workers booting, timeouts) go through ladderbot's handler: the same format
+    (LOG_FORMAT) and the same redaction (bot.logs)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        logs.adopt(["gunicorn.error"])
 
 
 class _GunicornServer(BaseApplication):  # type: ignore[misc] # gunicorn ships no type hints
@@ -129,11 +146,14 @@ def run_gunicorn(
         "keepalive": 5,
         "loglevel": log_level.lower(),
         "accesslog": None,
+        "logger_class": _RootLogger,
         "limit_request_line": 8190,
         # gunicorn 23+ listens on a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): two servers
         # on one machine would take it from each other, and nothing here uses it
         "control_socket_disable": True,
     }
+    # a dead worker's live gauges leave /metrics; its counters stay in the sums (bot.web.metrics)
+    options["child_exit"] = lambda _arbiter, worker: metrics.forget_process(worker.pid)
     if clock_seat is not None:
         seat = clock_seat
         options["post_worker_init"] = lambda worker: seat.take_when_free(lambda: bool(worker.alive))

@@ -68,6 +68,8 @@ def answer(state: SlackState, method: str, raw: bytes, headers: dict[str, str]) 
             status, body = 404, {"ok": False, "error": "unknown_method"}
         else:
             status, body = 200, run(state, params)
+    if method == "auth.test" and body.get("ok"):
+        extra_headers["x-oauth-scopes"] = ",".join(state.granted_scopes)  # as Slack says what a token may do
     state.record_call(Call(method, params, token, time.time(), status, body))
     return status, body, extra_headers
 

@@ -127,6 +127,11 @@ class SlackState:
         self.delays: dict[str, float] = {}
         # Slack's rate limits, when modelled (bot.testing.fakeslack.ratelimit.RateLimiter); None: unlimited
         self.limiter: RateCheck | None = None
+        # the bot scopes auth.test reports as granted (its x-oauth-scopes header): manifest.yml's, unless a test
+        # takes some away (ladderbot doctor compares them)
+        self.granted_scopes = [
+            *("commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email", "files:write")
+        ]
         # what Slack's client shows each person (the sandbox page reads these)
         self.ephemerals: dict[str, Ephemeral] = {}  # ts -> message
         self.view_stacks: dict[str, list[dict[str, Any]]] = {}  # user -> open modals, the top one last
