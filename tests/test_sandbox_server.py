@@ -334,6 +334,40 @@ def test_next_nudge_runs_the_clock_at_the_persons_due_time(page: Page, sandbox: 
     assert page.post("time", expect=400, user="U0LENA", jump="yesterday")["error"].startswith("jump must be")
 
 
+def click(page: Page, user: str, channel: str, message: Json, action_id: str) -> None:
+    """Click the button `action_id` of a stored message, as the page does."""
+    block_id = next(
+        str(block.get("block_id") or f"b{index}")
+        for index, block in enumerate(message["blocks"])
+        for element in block.get("elements", [])
+        if isinstance(element, dict) and element.get("action_id") == action_id
+    )
+    page.post(
+        "action",
+        user=user,
+        source="message",
+        channel=channel,
+        ts=message["ts"],
+        block_id=block_id,
+        action_id=action_id,
+        values=[],
+        inputs=[],
+    )
+
+
+def test_remind_me_tomorrow_then_next_nudge_brings_the_reminder(page: Page, sandbox: RunningSandbox):
+    rohan = dm_channel("U0ROHAN")
+    page.post("time", user="U0ROHAN", jump="next_nudge")
+    nudge = next(m for m in reversed(sandbox.fake.messages_to(rohan)) if "nudge_snooze" in json.dumps(m["blocks"]))
+    click(page, "U0ROHAN", rohan, nudge, "nudge_snooze")
+    wait_until(lambda: "nudge_snooze" not in json.dumps(sandbox.fake.state.messages[(rohan, nudge["ts"])]["blocks"]))
+    before = len(sandbox.fake.messages_to(rohan))
+    jumped = page.post("time", user="U0ROHAN", jump="next_nudge")
+    assert "1 reminder" in jumped["report"]
+    assert datetime.fromisoformat(jumped["after"]) - datetime.fromisoformat(jumped["before"]) <= timedelta(days=1)
+    assert len(sandbox.fake.messages_to(rohan)) == before + 1
+
+
 def test_a_jump_says_what_the_pass_sent():
     assert describe(PassReport(sent=1, digests_sent=1)) == "sent 1 nudge, 1 digest"
     busy = PassReport(sent=2, reminders=3, failed=1)

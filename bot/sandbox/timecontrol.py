@@ -1,7 +1,7 @@
 """The sandbox's time control: a moment ahead of the wall clock at which the bot's real clock runs its pass.
 
 The sandbox's time is the wall clock plus an offset that only grows. "Next nudge" jumps to the next moment
-something is due (the person's own weekly nudge if they have one, else anyone's nudge, reminder or digest),
+something is due for the person (their weekly nudge, a reminder or their team digest; else anyone's),
 "next Monday 10:00" to that local time in the person's zone, "+1 week" a week on; then `Clock.run_pass` runs
 at that moment, exactly as the minute tick of `ladderbot serve` runs it. A ticker runs a pass every minute at
 the sandbox's time, as the production clock does.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.schedule import next_occurrence
@@ -85,28 +85,34 @@ class SandboxTime:
         raise ValueError(f"unknown jump {jump!r}; one of {', '.join(JUMPS)}")
 
     def next_due(self, user_id: str, now: datetime) -> datetime | None:
-        """When the person's own next nudge is due; if they have none, the first thing due for anyone."""
+        """When the next thing for this person is due (their weekly nudge, a "remind me tomorrow", their team
+        digest); if nothing is, the first thing due for anyone."""
         with self.session_factory() as session:
             person = repo.get_person(session, self.team_id, user_id)
             if person is not None:
-                own = session.execute(
-                    select(Plan.next_due_at).where(Plan.person_id == person.id, Plan.next_due_at.is_not(None))
-                ).scalar_one_or_none()
+                own = self._first(
+                    session,
+                    select(func.min(Plan.next_due_at)).where(Plan.person_id == person.id),
+                    select(func.min(Delivery.remind_at)).where(
+                        Delivery.person_id == person.id, Delivery.reminded_at.is_(None)
+                    ),
+                    select(func.min(DigestPlan.next_due_at)).where(
+                        DigestPlan.person_id == person.id, DigestPlan.enabled.is_(True)
+                    ),
+                )
                 if own is not None:
                     return own
-            candidates = [
-                session.execute(select(func.min(Plan.next_due_at))).scalar_one_or_none(),
-                session.execute(
-                    select(func.min(DigestPlan.next_due_at)).where(DigestPlan.enabled.is_(True))
-                ).scalar_one_or_none(),
-                session.execute(
-                    select(func.min(Delivery.remind_at)).where(Delivery.reminded_at.is_(None))
-                ).scalar_one_or_none(),
-                session.execute(
-                    select(func.min(DigestDelivery.next_attempt_at)).where(DigestDelivery.status == "pending")
-                ).scalar_one_or_none(),
-            ]
-        found = [c for c in candidates if c is not None]
+            return self._first(
+                session,
+                select(func.min(Plan.next_due_at)),
+                select(func.min(DigestPlan.next_due_at)).where(DigestPlan.enabled.is_(True)),
+                select(func.min(Delivery.remind_at)).where(Delivery.reminded_at.is_(None)),
+                select(func.min(DigestDelivery.next_attempt_at)).where(DigestDelivery.status == "pending"),
+            )
+
+    @staticmethod
+    def _first(session: Session, *queries: Select[datetime | None]) -> datetime | None:
+        found = [moment for query in queries if (moment := session.execute(query).scalar_one_or_none())]
         return min(found) if found else None
 
     def jump(self, jump: str, user_id: str, tz: str) -> Jump:
