@@ -1,0 +1,223 @@
+"""Several workspaces over OAuth and the clock, on SQLite and PostgreSQL: each workspace's nudges and digests go
+out with that workspace's own token; an uninstalled workspace gets nothing more at once and loses its data
+after the grace period; two clocks refresh an expiring token once; tokens are re-encrypted under a new key."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.install import Installs, new_key
+from bot.services import build_clock, make_web_client
+from bot.storage import engine as db
+from bot.storage.models import Installation, Workspace, WorkspaceRemoval
+from bot.team import digest_plans
+from bot.team import follows as team
+from bot.testing.fakeslack import FakeSlack
+from tests.cli_run import run_cli
+from tests.clockworld import MONDAY_10_UTC, World
+from tests.install_world import KEY, fake_oauth, install, oauth_settings, raw_rows, start_oauth_server
+from tests.slack_requests import event_body
+
+MANAGER, REPORT = "U0MANAGER", "U0ALICE"
+DIGEST_AT = MONDAY_10_UTC - timedelta(hours=1)
+
+
+@pytest.fixture
+def oauth(fake_slack):
+    oauth = fake_oauth(fake_slack)
+    oauth.add_workspace("T0AAA", "Alpha Corp")
+    oauth.add_workspace("T0BBB", "Beta Ltd")
+    yield oauth
+    oauth.reset()
+
+
+@pytest.fixture
+def running(fake_slack, database_url, oauth):
+    server = start_oauth_server(fake_slack, database_url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(running, fake_slack, content):
+    w = World(running.database_url, fake_slack, content)
+    yield w
+    for engine in w.engines:
+        engine.dispose()
+
+
+def build_team(world: World, team_id: str) -> None:
+    """A manager with one accepted report, both with weekly plans, and the manager's digest on."""
+    world.add(MANAGER, team=team_id)
+    world.add(REPORT, team=team_id)
+    with world.sessions.begin() as session:
+        (outcome,) = team.invite(session, team_id, MANAGER, [REPORT], now=DIGEST_AT - timedelta(days=7))
+        assert outcome.follow_id is not None
+        team.answer_invite(session, team_id, REPORT, outcome.follow_id, True)
+        digest_plans.set_digest(session, team_id, MANAGER, True, now=DIGEST_AT - timedelta(days=2))
+
+
+def workspace_of_calls(fake: FakeSlack, oauth, method: str) -> Counter[str | None]:
+    """Successful calls of `method`, per workspace of the token each was made with (None: not one we issued)."""
+    counted: Counter[str | None] = Counter()
+    for call in fake.calls_to(method):
+        if call.response.get("ok"):
+            workspace = oauth.workspace_of(call.token)
+            counted[workspace.key if workspace else None] += 1
+    return counted
+
+
+def test_the_clock_sends_each_workspace_its_nudges_and_digests_with_its_own_token(
+    running, world, oauth, fake_slack, content
+):
+    install(running, "T0AAA")
+    install(running, "T0BBB")
+    build_team(world, "T0AAA")
+    build_team(world, "T0BBB")
+    world.add("U0ONLYBETA", team="T0BBB")
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, world.sessions)
+    fake_slack.reset()
+
+    clock.run_pass(DIGEST_AT)  # the managers' digests
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0AAA": 1, "T0BBB": 1}
+    fake_slack.reset()
+    clock.run_pass(MONDAY_10_UTC)  # everyone's weekly nudge
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0AAA": 2, "T0BBB": 3}
+    assert all(oauth.workspace_of(call.token) is not None for call in fake_slack.calls)  # no other token used
+
+
+def test_an_uninstalled_workspace_gets_nothing_more_and_is_forgotten_after_the_grace_period(
+    running, world, oauth, fake_slack, content
+):
+    install(running, "T0AAA")
+    install(running, "T0BBB")
+    world.add("U1", team="T0AAA")
+    world.add("U1", team="T0BBB")
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, world.sessions)
+    clock.run_pass(MONDAY_10_UTC)
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0AAA": 1, "T0BBB": 1}
+
+    oauth.revoke("T0AAA")
+    gone = event_body({"type": "app_uninstalled"}, team_id="T0AAA", event_id="EvGone2")
+    assert running.sender.post(gone, content_type="application/json").status == 200
+    fake_slack.reset()
+    next_week = MONDAY_10_UTC + timedelta(days=7)
+    clock.run_pass(next_week)  # the same clock, still running: its next pass sends nothing to Alpha
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0BBB": 1}
+    assert not [c for c in fake_slack.calls if c.token in oauth.tokens_of("T0AAA")]
+
+    with world.sessions() as session:
+        forget_after = session.execute(select(WorkspaceRemoval.forget_after)).scalar_one()
+    clock.run_pass(forget_after - timedelta(minutes=1))  # still within the grace period
+    with world.sessions() as session:
+        assert session.execute(select(Workspace.team_id).order_by(Workspace.team_id)).scalars().all() == [
+            "T0AAA",
+            "T0BBB",
+        ]
+    clock.run_pass(forget_after)  # the pass's chore forgets Alpha's data
+    with world.sessions() as session:
+        assert session.execute(select(Workspace.team_id)).scalars().all() == ["T0BBB"]
+        assert session.execute(select(WorkspaceRemoval)).all() == []
+    assert "junior" not in running.sender.command("/growth", "", team_id="T0BBB", user_id="U1").body.decode()
+
+
+def test_two_clocks_refresh_an_expiring_token_once(running, world, oauth, fake_slack, content):
+    oauth.token_lifetime = 60  # Slack's tokens last 12 hours; this one is about to expire
+    install(running, "T0AAA")
+    (first,) = oauth.tokens_of("T0AAA")
+    oauth.token_lifetime = 43_200
+    world.add("U1", team="T0AAA")
+    world.add("U2", team="T0AAA")
+    settings = oauth_settings(fake_slack, running.database_url)
+    clocks = []
+    for _ in range(2):
+        engine = db.make_engine(running.database_url)
+        world.engines.append(engine)
+        clocks.append(build_clock(settings, content, db.make_session_factory(engine)))
+    fake_slack.reset()
+
+    world.run_together(clocks, MONDAY_10_UTC)
+
+    assert oauth.refreshes == 1  # one refresh; a second would have used a revoked refresh token
+    refreshes = [c for c in fake_slack.calls_to("oauth.v2.access") if c.params.get("grant_type") == "refresh_token"]
+    assert len(refreshes) == 1 and refreshes[0].response["ok"]
+    new_token = refreshes[0].response["access_token"]
+    posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.response.get("ok")]
+    assert len(posts) == 2 and {c.token for c in posts} == {new_token} and first != new_token
+    (row,) = raw_rows(world.engine, "installations")
+    assert new_token not in json.dumps(row, default=str) and row["refreshed_at"] is not None
+
+
+def test_concurrent_requests_for_an_expiring_token_refresh_it_once(running, oauth, fake_slack, database_url):
+    oauth.token_lifetime = 60
+    install(running, "T0AAA")
+    oauth.token_lifetime = 43_200
+    settings = oauth_settings(fake_slack, running.database_url)
+    processes = []
+    for _ in range(4):
+        engine = db.make_engine(running.database_url)
+        processes.append((engine, Installs(settings, db.make_session_factory(engine), make_web_client(settings))))
+    barrier = threading.Barrier(len(processes))
+    tokens: list[str] = []
+
+    def ask(installs: Installs) -> None:
+        barrier.wait()
+        tokens.append(installs.token_for("T0AAA"))
+
+    threads = [threading.Thread(target=ask, args=(installs,)) for _, installs in processes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine, _ in processes:
+        engine.dispose()
+    assert oauth.refreshes == 1 and len(set(tokens)) == 1 and tokens[0] in oauth.tokens_of("T0AAA")
+
+
+def test_tokens_are_reencrypted_under_the_newest_key(running, oauth, fake_slack, monkeypatch, capsys):
+    install(running, "T0AAA")
+    install(running, "T0BBB")
+    (token,) = oauth.tokens_of("T0AAA")
+    newer = new_key()
+    env = {"DATABASE_URL": running.database_url, "SLACK_TOKEN_ENCRYPTION_KEYS": f"{newer},{KEY}"}
+    ran = run_cli(monkeypatch, capsys, "tokens", "reencrypt", env=env)
+    assert ran.code == 0 and "re-encrypted 2 token(s) in 2 installation(s)" in ran.stdout
+    assert run_cli(monkeypatch, capsys, "tokens", "reencrypt", env=env).stdout.startswith("re-encrypted 0 token(s)")
+
+    only_newer = oauth_settings(fake_slack, running.database_url, keys=(newer,))
+    engine = db.make_engine(running.database_url)
+    try:
+        installs = Installs(only_newer, db.make_session_factory(engine), make_web_client(only_newer))
+        assert installs.token_for("T0AAA") == token  # the old key is no longer needed
+        assert all(token not in json.dumps(r, default=str) for r in raw_rows(engine, "installations"))
+    finally:
+        engine.dispose()
+
+    wrong = {**env, "SLACK_TOKEN_ENCRYPTION_KEYS": new_key()}
+    ran = run_cli(monkeypatch, capsys, "tokens", "reencrypt", env=wrong)
+    assert ran.code == 1 and "cannot be decrypted" in ran.stderr and "nothing was changed" in ran.stderr
+
+
+def test_workspace_forget_deletes_a_workspace_at_once(running, world, oauth, monkeypatch, capsys):
+    install(running, "T0AAA")
+    install(running, "T0BBB")
+    world.add("U1", team="T0AAA")
+    world.add("U1", team="T0BBB")
+    env = {"DATABASE_URL": running.database_url, "SLACK_TOKEN_ENCRYPTION_KEYS": KEY}
+    ran = run_cli(monkeypatch, capsys, "workspace", "forget", "T0AAA", env=env)
+    assert ran.code == 0 and "forgot T0AAA" in ran.stdout and "1 workspace(s)" in ran.stdout
+    with world.sessions() as session:
+        assert session.execute(select(Workspace.team_id)).scalars().all() == ["T0BBB"]
+        assert session.execute(select(Installation.install_key)).scalars().all() == ["T0BBB"]
+    refused = run_cli(monkeypatch, capsys, "workspace", "forget", "alpha; drop", env=env)
+    assert refused.code == 2 and "is not a team id" in refused.stderr
+    no_key = run_cli(
+        monkeypatch, capsys, "workspace", "forget", "T0BBB", env={**env, "SLACK_TOKEN_ENCRYPTION_KEYS": ""}
+    )
+    assert no_key.code == 2 and "SLACK_TOKEN_ENCRYPTION_KEYS is not set" in no_key.stderr
