@@ -56,6 +56,12 @@ def register(app: App, services: Services) -> None:
 
     app.view(CallbackId.EVIDENCE)(ack=save_ack, lazy=[refresh_home])
 
+    def refresh_suggestion(body: Payload, client: WebClient) -> None:
+        team_id, user_id = request_ids(body)
+        desk.refresh_suggestion(client, team_id, user_id, body.get("view") or {})
+
+    app.action(ActionId.EVIDENCE_NOTE)(ack=just_ack, lazy=[refresh_suggestion])
+
     def share(body: Payload, client: WebClient, respond: Respond) -> None:
         team_id, user_id = request_ids(body)
         answer = desk.share_packet(client, team_id, user_id, action_value(body))

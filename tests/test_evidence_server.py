@@ -325,3 +325,69 @@ def test_one_item_is_shared_only_by_its_author_and_only_with_an_accepted_followe
     assert f"Shared that item with <@{manager}>" in done["text"]
     [shared] = [m for m in fake_slack.messages_to("D" + manager[1:]) if "Grafana" in json.dumps(m)]
     assert f"<@{alice}> shared a piece of growth evidence with you" in shared["text"]
+
+
+def note_entered_body(user_id: str, view: dict, text: str, note: str, view_id: str) -> bytes:
+    """Enter pressed in the note field of an open modal: a block_actions payload carrying the view."""
+    values = {
+        BlockId.EVIDENCE_TEXT: {ActionId.EVIDENCE_TEXT: {"type": "plain_text_input", "value": text}},
+        BlockId.EVIDENCE_NOTE: {ActionId.EVIDENCE_NOTE: {"type": "plain_text_input", "value": note}},
+        BlockId.EVIDENCE_EXPECTATIONS: {
+            ActionId.EVIDENCE_EXPECTATIONS: {"type": "multi_static_select", "selected_options": []}
+        },
+    }
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "verification-token-unused",
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": "1337.42.note",
+        "view": {**view, "id": view_id, "hash": "1.abc", "state": {"values": values}},
+        "actions": [
+            {
+                "action_id": ActionId.EVIDENCE_NOTE,
+                "block_id": BlockId.EVIDENCE_NOTE,
+                "type": "plain_text_input",
+                "value": note,
+                "action_ts": "1700000001.000200",
+            }
+        ],
+    }
+    return ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
+
+
+def test_enter_in_the_note_suggests_again_from_the_message_and_the_note(slack, dbs, fake_slack):
+    alice = slack.person("alice")
+    slack.plan(alice, "mid", "api")
+    message = {"type": "message", "user": alice, "ts": "1732360001.000100", "text": "Shipped it on Friday."}
+    view = open_modal(slack, alice, message)
+    before = len(fake_slack.calls_to("views.update"))
+    note = "I mentored two junior engineers through it, pairing every day"
+    reply = slack.server.sender.post(note_entered_body(alice, view, message["text"], note, "V0NOTE"))
+    assert reply.status == 200
+    [update] = fake_slack.wait_for_calls("views.update", before + 1)[before:]
+    assert update.params["view_id"] == "V0NOTE"
+    updated = view_of(update)
+    [field] = [b for b in updated["blocks"] if str(b.get("block_id", "")).startswith(BlockId.EVIDENCE_EXPECTATIONS)]
+    assert field["block_id"] == f"{BlockId.EVIDENCE_EXPECTATIONS}.1"  # a new id, so Slack shows the new choice
+    assert field["element"]["initial_options"][0]["value"] == "dimension:impact:4"
+    assert "mentor" in json.dumps(updated) and updated["private_metadata"] == view["private_metadata"]
+    # the submission reads the newest field
+    values = {
+        BlockId.EVIDENCE_TEXT: {ActionId.EVIDENCE_TEXT: {"type": "plain_text_input", "value": message["text"]}},
+        BlockId.EVIDENCE_NOTE: {ActionId.EVIDENCE_NOTE: {"type": "plain_text_input", "value": note}},
+        field["block_id"]: {
+            ActionId.EVIDENCE_EXPECTATIONS: {
+                "type": "multi_static_select",
+                "selected_options": [{"value": "dimension:impact:4", "text": {"type": "plain_text", "text": "x"}}],
+            }
+        },
+    }
+    body = view_submission_body(
+        CallbackId.EVIDENCE, values, private_metadata=updated["private_metadata"], user_id=alice
+    )
+    assert slack.server.sender.post(body).status == 200
+    [item] = items_of(dbs, alice)
+    assert (item.note, item.expectation_keys) == (note, ["dimension:impact:4"])

@@ -41,6 +41,7 @@ class SaveModalView:
     text: str = ""
     author: str = ""  # Slack user id of the message's author
     permalink: str = ""
+    revision: int = 0  # bumped when the note changes the suggestion (a new block id, so Slack shows it)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class EvidenceLine:
     permalink: str
     shows: tuple[str, ...]  # the expectations' texts
     id: int = 0
+
+
+def expectations_block(revision: int) -> str:
+    """The expectations field's block id: a new one per suggestion, because Slack keeps what a field
+    shows across views.update unless its block id changes."""
+    return BlockId.EVIDENCE_EXPECTATIONS if revision == 0 else f"{BlockId.EVIDENCE_EXPECTATIONS}.{revision}"
 
 
 def _option(option: ExpectationOption) -> dict[str, Any]:
@@ -110,26 +117,27 @@ def build_save_modal(view: SaveModalView) -> dict[str, Any]:
             "type": "input",
             "block_id": BlockId.EVIDENCE_NOTE,
             "optional": True,
+            "dispatch_action": True,  # Enter in the note updates the suggestion below
             "label": {"type": "plain_text", "text": "Your note: your part in it, and why it mattered"},
             "element": {
                 "type": "plain_text_input",
                 "action_id": ActionId.EVIDENCE_NOTE,
-                "multiline": True,
                 "max_length": MAX_INPUT,
+                "dispatch_action_config": {"trigger_actions_on": ["on_enter_pressed"]},
             },
         }
     )
     blocks.append(
         {
             "type": "input",
-            "block_id": BlockId.EVIDENCE_EXPECTATIONS,
+            "block_id": expectations_block(view.revision),
             "optional": True,
             "label": {"type": "plain_text", "text": bk.clip(f"What it shows toward {view.level_title}", 2000)},
             "element": select,
         }
     )
     hint = (
-        "Preselected because the message mentions: " + ", ".join(view.matched_words[:6]) + "."
+        "Preselected because the message and your note mention: " + ", ".join(view.matched_words[:6]) + "."
         if view.matched_words
         else "Pick the expectations this shows."
     )

@@ -113,11 +113,31 @@ class EvidenceDesk:
         with self.session_factory.begin() as session:
             person = growth.ensure_person(session, team_id, user_id)
             level = store.target_level(session, self.content, person)
-        ranked = scorer_for(self.content, level.id).rank(text, limit=3)
+        metadata = {"a": author[:32], "c": channel_id[:32], "t": ts[:32], "p": permalink[:500], "l": level.id}
+        client.views_open(trigger_id=trigger_id, view=self._save_modal(level, text, "", metadata, 0))
+
+    def refresh_suggestion(self, client: WebClient, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        """Enter in the note: the suggestion again from the message and the note, in the same modal."""
+        values = (view.get("state") or {}).get("values") or {}
+        meta = _metadata(str(view.get("private_metadata") or ""))
+        with self.session_factory() as session:
+            person = repo.get_person(session, team_id, user_id)
+            if person is None:
+                return
+            level = self._level_of(session, person, meta)
+        revision = max((_revision(block_id) for block_id in values), default=0) + 1
+        text = _value(values, BlockId.EVIDENCE_TEXT, ActionId.EVIDENCE_TEXT)
+        note = _value(values, BlockId.EVIDENCE_NOTE, ActionId.EVIDENCE_NOTE)
+        updated = self._save_modal(level, text, note, meta, revision)
+        client.views_update(view_id=str(view.get("id") or ""), hash=view.get("hash"), view=updated)
+
+    def _save_modal(self, level: Level, text: str, note: str, meta: dict[str, str], revision: int) -> dict[str, Any]:
+        ranked = scorer_for(self.content, level.id).rank(f"{text}\n{note}", limit=3)
         suggested = [s for s in ranked if s.score >= max(4.0, ranked[0].score * 0.5)] if ranked else []
         words: list[str] = []
         for suggestion in suggested:
             words += [w for w in suggestion.words if w not in words]
+        permalink = meta.get("p", "")
         view = rb.SaveModalView(
             level_title=level.title,
             groups=tuple(
@@ -126,24 +146,29 @@ class EvidenceDesk:
             ),
             suggested=tuple(s.key for s in suggested),
             matched_words=tuple(words),
-            metadata={"a": author[:32], "c": channel_id[:32], "t": ts[:32], "p": permalink[:500], "l": level.id},
+            metadata=meta,
             text=text,
-            author=author,
-            permalink=permalink,
+            author=meta.get("a", ""),
+            permalink=permalink if permalink.startswith("https://") else "",
+            revision=revision,
         )
-        client.views_open(trigger_id=trigger_id, view=rb.build_save_modal(view))
+        return rb.build_save_modal(view)
+
+    def _level_of(self, session: Session, person: Person, meta: dict[str, str]) -> Level:
+        """The level the modal was opened for, when it is one; else the person's target now."""
+        level_id = meta.get("l", "")
+        if level_id in {lv.id for lv in self.content.levels}:
+            return self.content.level(level_id)
+        return store.target_level(session, self.content, person)
 
     def save(self, team_id: str, user_id: str, values: Values, private_metadata: str) -> dict[str, str]:
         """Store a submitted modal; {block id: what to fix} when it cannot be stored. Only what the person
         kept in the text field is stored of the message."""
-        try:
-            meta = json.loads(private_metadata or "{}")
-        except json.JSONDecodeError:
-            meta = {}
-        meta = {k: str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+        meta = _metadata(private_metadata)
         text = _value(values, BlockId.EVIDENCE_TEXT, ActionId.EVIDENCE_TEXT)
         note = _value(values, BlockId.EVIDENCE_NOTE, ActionId.EVIDENCE_NOTE)
-        picked = values.get(BlockId.EVIDENCE_EXPECTATIONS, {}).get(ActionId.EVIDENCE_EXPECTATIONS, {})
+        newest = max((b for b in values if _revision(b) >= 0), key=_revision, default=BlockId.EVIDENCE_EXPECTATIONS)
+        picked = (values.get(newest) or {}).get(ActionId.EVIDENCE_EXPECTATIONS) or {}
         keys = [str(o.get("value", "")) for o in (picked.get("selected_options") or []) if isinstance(o, dict)]
         permalink = meta.get("p", "")
         if not permalink.startswith("https://"):
@@ -151,12 +176,7 @@ class EvidenceDesk:
         try:
             with self.session_factory.begin() as session:
                 person = growth.ensure_person(session, team_id, user_id)
-                level_id = meta.get("l", "")
-                level = (
-                    self.content.level(level_id)
-                    if level_id in {lv.id for lv in self.content.levels}
-                    else store.target_level(session, self.content, person)
-                )
+                level = self._level_of(session, person, meta)
                 store.add_evidence(
                     session,
                     self.content,
@@ -278,6 +298,24 @@ class EvidenceDesk:
 def accepted_followers(session: Session, team_id: str, user_id: str) -> list[str]:
     """User ids of the people who follow this person with their consent, in the same workspace."""
     return [f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"]
+
+
+def _metadata(private_metadata: str) -> dict[str, str]:
+    """The modal's private_metadata as strings; {} when it is not what we wrote."""
+    try:
+        meta = json.loads(private_metadata or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+
+
+def _revision(block_id: str) -> int:
+    """Which suggestion an expectations field's block id belongs to (0 the first); -1 for other blocks."""
+    if block_id == BlockId.EVIDENCE_EXPECTATIONS:
+        return 0
+    prefix = f"{BlockId.EVIDENCE_EXPECTATIONS}."
+    number = whole_number(block_id[len(prefix) :]) if block_id.startswith(prefix) else None
+    return number if number is not None else -1
 
 
 def _value(values: Values, block_id: str, action_id: str) -> str:
