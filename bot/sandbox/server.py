@@ -216,6 +216,9 @@ def _serve(server: WSGIServer, settings: Settings, content: Content, options: Sa
         slack_api_url=fake.url,
         database_url=url,
         port=options.port,
+        slack_app_token="",  # Slack's own settings from the environment never reach the sandbox
+        slack_client_id="",
+        slack_client_secret="",
     )
     engine = db.make_engine(url)
     services = build_services(settings, content, engine, db.make_session_factory(engine))
