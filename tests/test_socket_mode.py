@@ -27,7 +27,7 @@ from bot.storage import people as repo
 from bot.storage.models import Evidence, Person
 from bot.testing.fakeslack import FakeSlack
 from bot.testing.fakeslack.socketmode import Envelope, SocketModeHub
-from bot.web.socket_mode import LadderbotSocketModeHandler
+from bot.web.socket_mode import HandledEnvelopes, LadderbotSocketModeHandler
 from tests.cli_run import run_cli
 from tests.server import RunningServer, start_server
 from tests.slack_requests import block_action_body, event_body, slash_command_body, view_submission_body
@@ -217,6 +217,27 @@ def test_several_processes_each_hold_a_link_and_each_envelope_is_handled_once(sl
     assert server.process.returncode == 0, server.log()
 
 
+def test_two_processes_a_lost_ack_redelivered_to_the_other_one_is_answered_not_handled_again(slack, database_url):
+    server = serve_socket_mode(slack, database_url, WEB_CONCURRENCY="2")
+    hub = slack.socket_mode
+    try:
+        hub.wait_for_connections(2)
+        writers = [new_user() for _ in range(4)]
+        sent = []
+        for user in writers:
+            # the ack is lost with its link: the redelivery goes to a link still open, the other process's
+            hub.wait_for_connections(2)
+            hub.lose_next_ack()
+            sent.append(hub.wait_ack(command(hub, "evidence add led the incident review", user), 60))
+        for envelope in sent:
+            assert envelope.retry_attempt >= 1 and "evidence" in answer_text(envelope).lower()
+        assert any(len(set(e.deliveries)) > 1 for e in sent)  # at least one redelivery went to another link
+        assert [evidence_of(database_url, user) for user in writers] == [1] * 4
+    finally:
+        server.stop()
+    assert server.process.returncode == 0, server.log()
+
+
 # reconnecting, in-process: the real app and services on the fake Slack --------------------------------
 
 
@@ -227,13 +248,15 @@ def handler(slack: FakeSlack, database_url: str, content) -> Iterator[LadderbotS
     )
     engine = db.make_engine(database_url)
     services = build_services(settings, content, engine, db.make_session_factory(engine))
+    handled = HandledEnvelopes.create()
     running = LadderbotSocketModeHandler(
-        create_app(services), APP_TOKEN, ping_interval=0.5, link_disabled_retry_seconds=0.2
+        create_app(services), APP_TOKEN, handled, ping_interval=0.5, link_disabled_retry_seconds=0.2
     )
-    running.connect()
+    running.client.connect()
     yield running
-    running.close()
+    running.client.close()
     engine.dispose()
+    handled.remove()
 
 
 def test_refresh_requested_and_warning_move_to_a_new_link_without_losing_an_answer(slack, handler):

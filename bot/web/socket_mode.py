@@ -7,11 +7,13 @@ one, so an answer still being computed goes out on the new link. Its one weak sp
 a close frame: it notices by failed pings, so PING_SECONDS is kept short.
 
 What this module adds to the adapter:
-- Each envelope is handled once per process (`HandledEnvelopes`). Slack delivers an envelope again when it
-  did not get the ack (`retry_attempt` > 0): the ack may have been lost with a dropped link after the work
-  was done (our listeners commit before they ack), so a redelivery of an envelope this process has taken is
-  answered with the ack it produced the first time, not handled again. One that never reached this process
-  is handled as new.
+- Each envelope is handled once per server (`HandledEnvelopes`, shared by its processes). Slack delivers an
+  envelope again when it did not get the ack (`retry_attempt` > 0). That says the ack went missing, not that
+  the work did: our listeners commit before they ack, so the work may be done and the ack lost with a dropped
+  link. A redelivery of an envelope the server has taken is therefore answered with the ack it produced the
+  first time (a command's answer included), once that is ready, and not handled again; one that never reached
+  the server is handled as new; one whose first handler failed before its ack, or whose process died, is
+  handled again.
 - `disconnect` reasons are logged as what they mean to an operator, and `link_disabled` (Socket Mode turned
   off in the app's settings) stops the adapter's fast reconnecting: Slack refuses new links until it is turned
   back on, so the process asks again once every LINK_DISABLED_RETRY_SECONDS (apps.connections.open is Tier 1).
@@ -23,10 +25,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App
@@ -49,47 +55,120 @@ REMEMBER_SECONDS = 15 * 60.0  # Slack gives up on an envelope after 3 retries, w
 REDELIVERY_WAIT_SECONDS = 60.0  # a redelivery waits at most this long for the first delivery's answer
 
 
-@dataclass
-class _Handling:
-    started: float
-    done: threading.Event = field(default_factory=threading.Event)
-    ack: SocketModeResponse | None = None
-
-
 class HandledEnvelopes:
-    """The envelopes this process has taken, and the ack each one produced, for a while. Thread-safe."""
+    """The envelopes this server's processes have taken, and the ack each produced, kept for a while.
 
-    def __init__(self, remember_seconds: float = REMEMBER_SECONDS) -> None:
+    Slack may deliver an envelope again on another process's link, so the record is shared: a small SQLite file
+    (the standard library's sqlite3, not the bot's database: a scratch record of this server's own, which needs
+    no schema migration) made by the server's first process before the fork (`create`) and opened by every
+    process after it. Processes of one server share a machine; separate servers (other machines) do not share it.
+    """
+
+    def __init__(self, path: Path, remember_seconds: float = REMEMBER_SECONDS) -> None:
+        self.path = path
         self.remember_seconds = remember_seconds
-        self._entries: dict[str, _Handling] = {}
+        self._owner = os.getpid()  # whose file this is: only that process removes it
+        self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> tuple[_Handling, bool]:
-        """(its record, True when this is the first time this process sees the envelope)."""
-        now = time.monotonic()
+    @classmethod
+    def create(cls) -> HandledEnvelopes:
+        """In the server's first process, before any fork: a fresh, empty record for this server only."""
+        fd, name = tempfile.mkstemp(prefix="ladderbot-envelopes-", suffix=".sqlite3")
+        os.close(fd)
+        return cls(Path(name))
+
+    def remove(self) -> None:
+        """Once the server stops; a forked process leaving the same code path removes nothing."""
+        if os.getpid() == self._owner:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def _connection(self) -> sqlite3.Connection:
+        """Opened on first use, in the process that uses it (never across a fork). Call with the lock held."""
+        if self._db is None or self._owner != os.getpid():
+            self._owner = os.getpid()
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS envelopes (key TEXT PRIMARY KEY, owner INTEGER NOT NULL,"
+                " taken REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0, ack TEXT)"
+            )
+            self._db = db
+        return self._db
+
+    def take(self, key: str) -> bool:
+        """True when this process now handles the envelope: nobody had taken it (or forgot it)."""
+        now = time.time()
         with self._lock:
-            for old in [k for k, e in self._entries.items() if now - e.started > self.remember_seconds]:
-                del self._entries[old]
-            entry = self._entries.get(key)
-            if entry is not None:
-                return entry, False
-            entry = self._entries[key] = _Handling(now)
-            return entry, True
+            db = self._connection()
+            db.execute("DELETE FROM envelopes WHERE taken < ?", (now - self.remember_seconds,))
+            return self.take_locked(db, key)
 
-    def finish(self, key: str, entry: _Handling, ack: SocketModeResponse | None) -> None:
-        entry.ack = ack
-        entry.done.set()
+    def finish(self, key: str, ack_payload: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._connection().execute(
+                "UPDATE envelopes SET done = 1, ack = ? WHERE key = ?", (json.dumps(ack_payload), key)
+            )
 
-    def forget(self, key: str, entry: _Handling) -> None:
+    def forget(self, key: str) -> None:
         """Handling failed before an ack: a redelivery is handled afresh."""
         with self._lock:
-            if self._entries.get(key) is entry:
-                del self._entries[key]
-        entry.done.set()
+            self._connection().execute("DELETE FROM envelopes WHERE key = ? AND done = 0", (key,))
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+    def first_answer(self, key: str, timeout: float = REDELIVERY_WAIT_SECONDS) -> FirstAnswer:
+        """For an envelope taken before: the ack payload it produced once it is ready, or TAKE_IT when this
+        process should handle it after all (the first one forgot it, or its process is gone), or WAIT_LONGER."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                db = self._connection()
+                row = db.execute("SELECT owner, done, ack FROM envelopes WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    if self.take_locked(db, key):
+                        return TAKE_IT
+                    continue
+                owner, done, ack = row
+                if done:
+                    return Answered(json.loads(ack))
+                if owner != os.getpid() and not _alive(owner):
+                    moved = db.execute(
+                        "UPDATE envelopes SET owner = ?, taken = ? WHERE key = ? AND owner = ? AND done = 0",
+                        (os.getpid(), time.time(), key, owner),
+                    )
+                    if moved.rowcount == 1:
+                        return TAKE_IT
+            time.sleep(0.02)
+        return WAIT_LONGER
+
+    @staticmethod
+    def take_locked(db: sqlite3.Connection, key: str) -> bool:
+        taken = db.execute(
+            "INSERT OR IGNORE INTO envelopes (key, owner, taken) VALUES (?, ?, ?)", (key, os.getpid(), time.time())
+        )
+        return taken.rowcount == 1
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The ack payload a first delivery produced (None: an ack with no payload)."""
+
+    payload: dict[str, Any] | None
+
+
+TAKE_IT = "take it"
+WAIT_LONGER = "wait longer"
+FirstAnswer = Answered | str
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def envelope_key(request: SocketModeRequest) -> str:
@@ -122,6 +201,7 @@ class LadderbotSocketModeHandler(SocketModeHandler):
         self,
         app: App,
         app_token: str,
+        handled: HandledEnvelopes,
         *,
         concurrency: int = 10,
         ping_interval: float = PING_SECONDS,
@@ -131,7 +211,7 @@ class LadderbotSocketModeHandler(SocketModeHandler):
             app, app_token, logger=logging.getLogger("slack_sdk.socket_mode"), ping_interval=ping_interval,
             concurrency=concurrency,
         )  # fmt: skip
-        self.handled = HandledEnvelopes()
+        self.handled = handled
         self.link_disabled_retry_seconds = link_disabled_retry_seconds
         self.disabled = threading.Event()  # Slack turned Socket Mode off for the app
         self.redeliveries_answered = 0
@@ -139,26 +219,30 @@ class LadderbotSocketModeHandler(SocketModeHandler):
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         key = envelope_key(req)
-        entry, first = self.handled.take(key)
-        if not first:
-            # taken before by this process: answer with the same ack once it is ready, do not handle it again
-            if entry.done.wait(REDELIVERY_WAIT_SECONDS) and entry.ack is not None:
+        if not self.handled.take(key):
+            # taken before (here or by another process of this server): answer with the ack it produced
+            first = self.handled.first_answer(key)
+            if isinstance(first, Answered):
                 self.redeliveries_answered += 1
-                client.send_socket_mode_response(_same_ack(entry.ack, req.envelope_id))
-            logger.info("envelope %s (%s) delivered again (retry %s): answered, not handled again",
-                        req.envelope_id, req.type, req.retry_attempt)  # fmt: skip
-            return
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=first.payload))
+                logger.info("%s envelope delivered again (retry %s): answered as the first time, not handled again",
+                            req.type, req.retry_attempt)  # fmt: skip
+                return
+            if first == WAIT_LONGER:
+                logger.warning("%s envelope delivered again while its first delivery is still being handled; "
+                               "left for Slack to deliver later", req.type)  # fmt: skip
+                return
         try:
             response = run_bolt_app(self.app, req)
         except Exception:
-            self.handled.forget(key, entry)
+            self.handled.forget(key)
             raise
         ack = ack_for(req, response)
         if ack is None:
-            self.handled.forget(key, entry)
-            logger.warning("no ack for %s envelope %s: Bolt answered %s", req.type, req.envelope_id, response.status)
+            self.handled.forget(key)
+            logger.warning("no ack for a %s envelope: Bolt answered %s", req.type, response.status)
             return
-        self.handled.finish(key, entry, ack)
+        self.handled.finish(key, ack.payload)
         client.send_socket_mode_response(ack)
 
     def _watch(self, raw: str) -> None:
@@ -204,10 +288,6 @@ class LadderbotSocketModeHandler(SocketModeHandler):
             return
 
 
-def _same_ack(ack: SocketModeResponse, envelope_id: str) -> SocketModeResponse:
-    return SocketModeResponse(envelope_id=envelope_id, payload=ack.payload)
-
-
 class SocketModeWSGI:
     """The server's HTTP side in Socket Mode: everything but Slack's HTTP path, which is refused."""
 
@@ -223,11 +303,11 @@ class SocketModeWSGI:
         return self.wsgi(environ, start_response)
 
 
-def connect_socket_mode(app: App, settings: Settings, wsgi: WSGIApp) -> SocketModeWSGI:
+def connect_socket_mode(app: App, settings: Settings, wsgi: WSGIApp, handled: HandledEnvelopes) -> SocketModeWSGI:
     """In a server process, after the fork: open this process's own link to Slack (Slack allows 10 per app
     and gives each envelope to one of them) and return the HTTP side to serve alongside it. A refused
     app-level token stops the process with what to set."""
-    handler = LadderbotSocketModeHandler(app, settings.slack_app_token, concurrency=settings.web_threads)
+    handler = LadderbotSocketModeHandler(app, settings.slack_app_token, handled, concurrency=settings.web_threads)
     try:
         handler.client.connect()
     except SlackApiError as exc:
