@@ -1,9 +1,10 @@
 """What the evidence listeners and commands call: a unit of work per request, and the Web API work (the
 save modal, the packet's upload, sharing it) that runs after the ack.
 
-Privacy: every read starts from the asker's own Person row. A packet leaves its author's DM only through
-`share_packet`, for a follower the author accepted, in the author's workspace; the clicker always shares
-their own packet, so a Share button in anyone else's hands shares nothing of its author's.
+Privacy: every read starts from the asker's own Person row. A packet or an item leaves its author's DM only
+through `share_packet` or `share_item`, for a follower the author accepted, in the author's workspace: the
+clicker always shares their own packet, and an item only when it is theirs, so a Share button in anyone
+else's hands shares nothing of its author's.
 """
 
 from __future__ import annotations

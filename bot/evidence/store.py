@@ -70,10 +70,10 @@ def add_evidence(
         source=source,
         text=text,
         note=note,
-        author_user_id=(author_user_id or None) and author_user_id[:32],
-        channel_id=(channel_id or None) and channel_id[:32],
-        message_ts=(message_ts or None) and message_ts[:32],
-        permalink=(permalink or None) and permalink[:500],
+        author_user_id=_clipped(author_user_id, 32),
+        channel_id=_clipped(channel_id, 32),
+        message_ts=_clipped(message_ts, 32),
+        permalink=_clipped(permalink, 500),
         level=level.id,
         expectations=",".join(known_keys(content, level, expectations)),
         created_at=now or utcnow(),
@@ -81,6 +81,11 @@ def add_evidence(
     session.add(item)
     session.flush()
     return item
+
+
+def _clipped(value: str | None, limit: int) -> str | None:
+    """A column value cut to its column's length; None for nothing."""
+    return value[:limit] if value else None
 
 
 def evidence_of(session: Session, person: Person, limit: int | None = None) -> list[Evidence]:
