@@ -402,6 +402,8 @@ def test_bad_asks_get_clear_answers(page: Page):
     assert gone["error"] == "that message is gone"
     status, _, _ = page.request("POST", "/sandbox/api/command", b"{not json", {"Content-Type": "application/json"})
     assert status == 400
+    form = json.dumps({"user": "U0SAM", "conv": "dm", "text": "/ladder"}).encode()
+    assert page.request("POST", "/sandbox/api/command", form, {"Content-Type": "text/plain"})[0] == 415
     assert page.request("GET", "/sandbox/api/state?user=U0SAM&conv=nowhere")[0] == 400
     assert page.request("GET", "/sandbox/files/F404")[0] == 404
 

@@ -101,6 +101,10 @@ class SandboxWSGI:
             query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
             body: dict[str, Any] = {}
             if method == "POST":
+                # JSON only: a cross-site page cannot send it without a CORS preflight, which is never granted,
+                # so another site open in the same browser cannot act in the sandbox
+                if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+                    return json_reply(start_response, {"ok": False, "error": "send JSON"}, "415 Unsupported Media Type")
                 try:
                     length = int(environ.get("CONTENT_LENGTH") or 0)
                     data = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
