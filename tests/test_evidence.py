@@ -10,7 +10,7 @@ import pytest
 from bot.blocks import evidence as rb
 from bot.blocks import kit as bk
 from bot.evidence.expectations import expectations_for, group_matching, groups_for
-from bot.evidence.packet import EvidenceRow, NoteRow, assemble, markdown, pdf
+from bot.evidence.packet import EvidenceRow, NoteRow, _PacketPDF, assemble, markdown, pdf
 from bot.evidence.suggest import prompt_for_gap, scorer_for, stem
 from tests.evidence_samples import HELD_OUT, SAMPLES
 
@@ -118,3 +118,18 @@ def test_the_save_modal_and_the_lists_keep_to_slacks_limits(content):
     assert bk.blocks_problems(home) == []
     sent = rb.build_packet_sent("Evidence for 1 of 26 expectations", level.title, "senior", ["U1", "U2"])
     assert bk.message_problems(sent) == [] and len([b for b in sent.blocks if "accessory" in b]) == 2
+
+
+def test_the_pdf_wraps_long_words_and_long_texts_within_the_page(content):
+    level = content.level("senior")
+    long_word = "x" * 3000
+    rows = [EvidenceRow(NOW, long_word, "word " * 600, "", "", ("area:api",))]
+    data = pdf(assemble(content, level, "A" * 300, rows, [], [], NOW))
+    assert data.startswith(b"%PDF-")
+    doc = _PacketPDF("t")
+    doc.add_page()
+    doc.set_font("DejaVu", "", 10)
+    width = doc.w - doc.l_margin - doc.r_margin
+    lines = doc.wrap(long_word + " and some words " * 50, width)
+    assert len(lines) > 5 and all(doc.get_string_width(line) <= width + 0.01 for line in lines)
+    assert "".join(lines).startswith(long_word) and doc.wrap("", width) == [""]
