@@ -3,15 +3,18 @@ level, the packet as data, Markdown and PDF, and the Block Kit it is shown with.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.blocks import evidence as rb
 from bot.blocks import kit as bk
+from bot.blocks.team import build_team_summary
 from bot.evidence.expectations import expectations_for, group_matching, groups_for
 from bot.evidence.packet import EvidenceRow, NoteRow, _PacketPDF, assemble, markdown, pdf
 from bot.evidence.suggest import prompt_for_gap, scorer_for, stem
+from bot.team.summary import PlanFacts, ReportRow, TeamRows, summarise
 from tests.evidence_samples import HELD_OUT, SAMPLES
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -133,3 +136,12 @@ def test_the_pdf_wraps_long_words_and_long_texts_within_the_page(content):
     lines = doc.wrap(long_word + " and some words " * 50, width)
     assert len(lines) > 5 and all(doc.get_string_width(line) <= width + 0.01 for line in lines)
     assert "".join(lines).startswith(long_word) and doc.wrap("", width) == [""]
+
+
+def test_the_team_summary_counts_evidence_per_report_and_never_shows_it(content):
+    plan = PlanFacts("mid", "senior", ("api",), "active")
+    rows = TeamRows("UMGR", (ReportRow(1, "UALICE", plan), ReportRow(2, "UBOB", plan)), evidence={1: 3})
+    summary = summarise(rows, NOW, content)
+    assert [(r.user_id, r.evidence) for r in summary.reports] == [("UALICE", 3), ("UBOB", 0)]
+    text = json.dumps(build_team_summary(content, summary).blocks)
+    assert "3 evidence items" in text and text.count("evidence item") == 1
