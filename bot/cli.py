@@ -162,6 +162,12 @@ def cmd_clock(args: argparse.Namespace) -> int:
         return _cannot_start("clock", exc)
     from bot.clock import start_scheduler
 
+    settings = Settings.from_env()
+    if settings.metrics_port:  # its counters on its own port: a clock process serves nothing else
+        from bot.storage import engine as db
+        from bot.web.metrics import serve_clock_metrics
+
+        serve_clock_metrics(db.make_engine(settings.database_url, pooled=False), settings.metrics_port)
     logging.getLogger(__name__).info("clock started: one nudge pass a minute")
     try:
         start_scheduler(clock, blocking=True)

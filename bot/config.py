@@ -43,6 +43,7 @@ class Settings:
     # where gunicorn's processes keep their Prometheus counters for /metrics to add up (bot.web.metrics);
     # empty: `ladderbot serve` makes a fresh temporary folder
     metrics_dir: str = ""
+    metrics_port: int = 0  # `ladderbot clock` serves /metrics and /healthz here when set (0: it serves nothing)
     show_compensation: bool = False
     web_threads: int = 8
     web_concurrency: int = 1  # server processes (gunicorn workers), each with web_threads threads
@@ -144,6 +145,10 @@ class Settings:
         metrics_dir = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
         if metrics_dir and Path(metrics_dir).exists() and not Path(metrics_dir).is_dir():
             problems.append(f"PROMETHEUS_MULTIPROC_DIR points to {metrics_dir!r}, which is not a folder.")
+        metrics_port_text = env.get("METRICS_PORT", "").strip() or "0"
+        metrics_port = int(metrics_port_text) if re.fullmatch(r"[0-9]{1,5}", metrics_port_text) else -1
+        if not 0 <= metrics_port < 65536:
+            problems.append(f"METRICS_PORT must be a port number from 1 to 65535, got {metrics_port_text!r}.")
 
         content_dir = env.get("CONTENT_DIR", "").strip() or str(DEFAULT_CONTENT_DIR)
         if not Path(content_dir).is_dir():
@@ -190,6 +195,7 @@ class Settings:
             log_level=level,
             log_format=log_format,
             metrics_dir=metrics_dir,
+            metrics_port=metrics_port,
             show_compensation=show_comp_text in ("true", "1", "yes"),
             web_threads=threads,
             web_concurrency=processes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -15,16 +16,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot import metrics
 from tests import factories
-from tests.server import RunningServer, start_server
-from tests.slack_requests import slash_command_body
+from tests.pg import free_port
+from tests.server import ROOT, RunningServer, server_env, start_server
+from tests.slack_requests import SlackSender, slash_command_body
 from tests.waiting import wait_until
 
 COMMANDS = 8
 
 
-def scrape(server: RunningServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(server: RunningServer | SlackSender) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of one scrape, keyed by name and labels."""
-    reply = server.sender.raw("GET", "/metrics")
+    sender = server.sender if isinstance(server, RunningServer) else server
+    reply = sender.raw("GET", "/metrics")
     assert reply.status == 200, reply.body
     assert reply.headers["content-type"].startswith("text/plain")
     samples = {}
@@ -143,3 +146,31 @@ def test_request_kinds_take_only_known_values():
     assert metrics.request_outcome(401, None) == "unverified"
     assert metrics.request_outcome(413, None) == "rejected"
     assert metrics.request_outcome(500, None) == "error"
+
+
+def test_a_clock_process_serves_its_own_metrics(fake_slack, database_url, content):
+    """`ladderbot clock` with METRICS_PORT: what the clock sent, on its own port (it runs apart from the web)."""
+    factories.due_plan_in(database_url, content, "U" + uuid.uuid4().hex[:8].upper())
+    port = free_port()
+    env = server_env(fake_slack.url, database_url, port, METRICS_PORT=str(port))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    clock = subprocess.Popen([sys.executable, "-m", "bot", "clock"], env=env, cwd=ROOT)
+    try:
+        fake_slack.wait_for_calls("chat.postMessage", 1, timeout=30)
+        endpoint = SlackSender("127.0.0.1", port)
+
+        def sent() -> dict:
+            try:
+                samples = scrape(endpoint)
+            except OSError:
+                return {}  # not listening yet
+            return samples if value(samples, "ladderbot_nudges_total", outcome="sent") == 1 else {}
+
+        samples = wait_until(sent, timeout=30, what="the clock's /metrics")
+        assert value(samples, "ladderbot_clock_passes_total", outcome="ok") >= 1
+        assert value(samples, "ladderbot_database_up") == 1
+        assert endpoint.raw("GET", "/healthz").status == 200
+        assert endpoint.raw("GET", "/elsewhere").status == 404
+    finally:
+        clock.send_signal(signal.SIGTERM)
+        clock.wait(20)

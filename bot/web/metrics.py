@@ -13,10 +13,14 @@ true whichever process, or machine, runs the clock.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -26,6 +30,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.storage.engine import database_ok
 from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Plan, utcnow
 
 METRICS_PATH = "/metrics"
@@ -115,3 +120,34 @@ def forget_process(pid: int) -> None:
     """gunicorn's child_exit hook: a worker died; drop its live gauge files (its counters stay in the sums)."""
     if multiprocess_mode():
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the standard library's name
+        """Scrapes every few seconds would flood the log; gunicorn's server keeps no access log either."""
+
+
+def clock_endpoint(engine: Engine) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """The clock process's own small HTTP side: GET /metrics (its counters and the backlog) and /healthz."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == METRICS_PATH:
+            body, content_type, status = render(engine), CONTENT_TYPE, "200 OK"
+        elif path == "/healthz":
+            ok, detail = database_ok(engine)
+            body = json.dumps({"status": "ok" if ok else "unhealthy", "database": detail}).encode()
+            content_type, status = "application/json", "200 OK" if ok else "503 Service Unavailable"
+        else:
+            body, content_type, status = b'{"error": "not found"}', "application/json", "404 Not Found"
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+def serve_clock_metrics(engine: Engine, port: int, host: str = "0.0.0.0") -> WSGIServer:
+    """Serve `clock_endpoint` on `port` in a daemon thread (METRICS_PORT of `ladderbot clock`)."""
+    server = make_server(host, port, clock_endpoint(engine), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="ladderbot-metrics", daemon=True).start()
+    return server
