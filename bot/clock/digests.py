@@ -41,7 +41,7 @@ from bot.clock.outbox import (
     too_late,
     unknown_outcome,
 )
-from bot.clock.pacing import SlackSenders
+from bot.clock.pacing import Paced, SlackSenders, retry_after
 from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.schedule import occurrences_around
@@ -205,10 +205,16 @@ class DigestJob:
                 digest_id, token, status="sent", chart_file_id=chart_id, sent_at=utcnow(), claim_token=None, error=None
             )
             report.digests_sent += 1
-        except SlackApiError as exc:  # Slack answered: this call posted nothing
-            error = slack_error(exc)
-            error = unknown_outcome(error) if pending_check else error
-            self._failed(digest_id, token, attempts, error, now, permanent=slack_error(exc) in PERMANENT_ERRORS)
+        except Paced as exc:  # the pacer's wait ran out before any request
+            self._rate_limited(digest_id, token, attempts, exc.delay, now, unknown=pending_check)
+        except SlackApiError as exc:
+            pause = retry_after(exc)
+            if pause is not None:  # 429s beyond what the waiting client waits out
+                self._rate_limited(digest_id, token, attempts, pause, now, unknown=pending_check)
+                return
+            error = slack_error(exc)  # Slack answered: this call posted nothing
+            recorded = unknown_outcome(error) if pending_check else error
+            self._failed(digest_id, token, attempts, recorded, now, permanent=error in PERMANENT_ERRORS)
             report.digests_failed += 1
         except OSError as exc:  # a timeout or dropped connection: the step may have reached Slack
             self._failed(digest_id, token, attempts, unknown_outcome(type(exc).__name__), now, permanent=False)
@@ -217,6 +223,16 @@ class DigestJob:
             error = unknown_outcome(type(exc).__name__) if pending_check else type(exc).__name__
             self._failed(digest_id, token, attempts, error, now, permanent=False)
             report.digests_failed += 1
+
+    def _rate_limited(
+        self, digest_id: int, token: str, attempts: int, pause: float, now: datetime, *, unknown: bool
+    ) -> None:
+        """Rate-limited: not a failure and no attempt used; pending again once Slack's wait is over (an unknown
+        outcome stays unknown, so the look still comes first)."""
+        values: dict[str, Any] = {"status": "pending", "claim_token": None, "attempts": attempts - 1}
+        if unknown:
+            values["error"] = unknown_outcome("ratelimited")
+        self._write(digest_id, token, next_attempt_at=now + timedelta(seconds=pause), **values)
 
     def _find_summary(
         self, client: WebClient, digest_id: int, user_id: str, channel: str | None

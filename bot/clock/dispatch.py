@@ -37,6 +37,8 @@ class Dispatcher:
         self._lines: dict[str, deque[ClaimedNudge]] = {}
         self._delayed: list[tuple[float, int, ClaimedNudge]] = []
         self._seq = itertools.count()
+        self._turn = itertools.count()
+        self._sending: dict[str, int] = {}  # budget -> sends handed out and not back yet
         self._next_ready = 0.0  # monotonic time the earliest skipped line's bucket refills
 
     def add(self, items: list[ClaimedNudge]) -> None:
@@ -47,9 +49,13 @@ class Dispatcher:
         """A send that came back paced: back to the front of its line after `delay` seconds."""
         heapq.heappush(self._delayed, (time.monotonic() + delay, next(self._seq), item))
 
-    def done(self) -> None:
+    def done(self, item: ClaimedNudge) -> None:
         """One handed-out send came back (with any outcome)."""
         self.in_flight -= 1
+        budget = self.budget_of(item.team_id)
+        self._sending[budget] -= 1
+        if not self._sending[budget]:
+            del self._sending[budget]
 
     def queued(self, budget: str) -> int:
         return len(self._lines.get(budget, ())) + sum(
@@ -57,8 +63,16 @@ class Dispatcher:
         )
 
     def budgets(self) -> set[str]:
-        """The budgets with sends queued, delayed or (as far as the lines know) still being sent."""
-        return {b for b, line in self._lines.items() if line} | {self.budget_of(i.team_id) for _, _, i in self._delayed}
+        """The budgets with sends queued, delayed or being sent."""
+        queued = {b for b, line in self._lines.items() if line}
+        return queued | set(self._sending) | {self.budget_of(i.team_id) for _, _, i in self._delayed}
+
+    def take_unsent(self) -> list[ClaimedNudge]:
+        """Every send still queued or delayed, taken out of the lines (a pass that must stop gives them back)."""
+        unsent = [item for line in self._lines.values() for item in line] + [i for _, _, i in self._delayed]
+        self._lines.clear()
+        self._delayed.clear()
+        return unsent
 
     @property
     def empty(self) -> bool:
@@ -73,7 +87,12 @@ class Dispatcher:
             _, _, item = heapq.heappop(self._delayed)
             self._lines.setdefault(self.budget_of(item.team_id), deque()).appendleft(item)
         self._next_ready = min((at for at, _, _ in self._delayed[:1]), default=now + 1.0)
-        waiting = {budget for budget, line in self._lines.items() if line}
+        # the lines in turn, starting one further each time, so none is always first when send threads are scarce
+        order = [budget for budget, line in self._lines.items() if line]
+        if order:
+            start = next(self._turn) % len(order)
+            order = order[start:] + order[:start]
+        waiting = dict.fromkeys(order)
         while waiting and self.in_flight < self.slots:
             for budget in list(waiting):
                 if self.in_flight >= self.slots:
@@ -82,12 +101,13 @@ class Dispatcher:
                 wait = self.pacer.take(budget, POST_MESSAGE, post_channel(line[0]))
                 if wait > 0:
                     self._next_ready = min(self._next_ready, now + wait)
-                    waiting.discard(budget)
+                    del waiting[budget]
                     continue
                 self.in_flight += 1
                 yield line.popleft()
+                self._sending[budget] = self._sending.get(budget, 0) + 1
                 if not line:
-                    waiting.discard(budget)
+                    del waiting[budget]
         # drop emptied lines so the rounds stay short with many workspaces
         for budget in [b for b, line in self._lines.items() if not line]:
             del self._lines[budget]

@@ -254,6 +254,20 @@ class NudgeSender:
                 if result.late is not None:
                     report.lateness.append(result.late)
 
+    def release(self, items: list[ClaimedNudge], not_before: datetime) -> None:
+        """Give back claimed rows that were never sent (a pass that stopped, a long Retry-After): pending again
+        from `not_before`, the attempt their claim counted undone, their recorded error kept (an unknown
+        outcome still means a look first). Only rows this pass still owns."""
+        if not items:
+            return
+        with self.session_factory.begin() as session:
+            session.connection().execute(
+                update(Delivery)
+                .where(OWNED, Delivery.status == "sending")
+                .values(status="pending", claim_token=None, attempts=Delivery.attempts - 1, next_attempt_at=not_before),
+                [{"b_id": i.delivery_id, "b_token": i.claim_token} for i in items],
+            )
+
     def _record_deliveries(
         self, connection: Connection, results: list[SendResult], now: datetime, sent_at: datetime
     ) -> None:

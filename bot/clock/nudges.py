@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 RECORD_EVERY = 100  # outcomes written per transaction while a batch is being sent (or each second)
 LOOK_EVERY = 1.0  # seconds between looks for workspaces whose lines need topping up
 LINE_SECONDS = 10.0  # a workspace's line holds about this many seconds of sends at its pace
+MAX_HOLD = 60.0  # a Retry-After longer than this gives the send back for a later pass instead of holding the pass
+MAX_PUT_BACKS = 20  # ...and so does being paced this many times in one pass
 DUE_PLAN_COLUMNS = (
     Plan.id,
     Plan.person_id,
@@ -96,6 +98,7 @@ class NudgeJob:
         self.batch_size = sender.batch_size
         self.send_workers = send_workers
         self._postgres = is_postgres(session_factory)
+        self._put_backs: dict[int, int] = {}  # delivery id -> times paced in this pass
 
     def run(self, now: datetime, report: PassReport) -> None:
         """Schedule due plans and send pending deliveries, overlapped: the send pool is kept fed by claiming
@@ -107,6 +110,7 @@ class NudgeJob:
             self._run(now, report, lease)
 
     def _run(self, now: datetime, report: PassReport, lease: Lease) -> None:
+        self._put_backs = {}
         results: SimpleQueue[SendResult] = SimpleQueue()
         dispatch = Dispatcher(self.pacer, self.sender.senders.budget, slots=self.send_workers)
         outcomes: list[SendResult] = []
@@ -114,8 +118,8 @@ class NudgeJob:
         claiming = True  # rows may be left to claim
         last_look = -1.0  # when the workspaces with claimable rows were last looked up
         last_record = time.monotonic()
-        with ThreadPoolExecutor(max_workers=self.send_workers, thread_name_prefix="nudge-send") as pool:
-            try:
+        try:
+            with ThreadPoolExecutor(max_workers=self.send_workers, thread_name_prefix="nudge-send") as pool:
                 while True:
                     if claiming and (dispatch.empty or time.monotonic() - last_look >= LOOK_EVERY):
                         last_look = time.monotonic()
@@ -133,27 +137,34 @@ class NudgeJob:
                         claiming = True
                     if dispatch.empty and not claiming and not scheduling:
                         break
-                    self._collect(results, dispatch, outcomes, report, timeout=min(dispatch.next_wake(), 0.5))
+                    self._collect(results, dispatch, outcomes, report, lease, timeout=min(dispatch.next_wake(), 0.5))
                     if outcomes and (
                         len(outcomes) >= RECORD_EVERY or time.monotonic() - last_record >= 1.0 or dispatch.empty
                     ):
                         self.sender.record(outcomes, now, report)
                         outcomes = []
                         last_record = time.monotonic()
-            finally:
-                self.shares.leave()
-        self.sender.record(outcomes, now, report)
+        finally:
+            # the pool has finished what it was given; on the way out (normally with nothing left, or after an
+            # error) record every outcome and give back what was never sent, so no row waits for a lease to lapse
+            self.shares.leave()
+            self._collect(results, dispatch, outcomes, report, lease, timeout=0)
+            self.sender.record(outcomes, now, report)
+            self.sender.release(dispatch.take_unsent(), lease.clock())
 
     def _claim_fairly(self, now: datetime, lease: Lease, dispatch: Dispatcher) -> int:
         """Claim for every workspace with claimable rows whose line runs short: each line is topped up to
         about LINE_SECONDS of sends at its pace (at least two per send thread, at most a batch), so every
         workspace due is being sent for at once, whatever the others' sizes."""
         wanted: dict[int, int] = {}
+        planned: dict[str, int] = {}  # budget -> rows in line or asked for in this call (workspaces may share one)
         for workspace_id, team_id in self.sender.workspaces_due(now, lease).items():
             budget = self.sender.senders.budget(team_id)
             depth = min(self.batch_size, max(2 * self.send_workers, int(self.pacer.rate(budget) * LINE_SECONDS)))
-            if dispatch.queued(budget) < depth // 2 + 1:
-                wanted[workspace_id] = depth - dispatch.queued(budget)
+            have = planned.setdefault(budget, dispatch.queued(budget))
+            if have < depth // 2 + 1:
+                wanted[workspace_id] = depth - have
+                planned[budget] = depth
         if not wanted:
             return 0
         claimed = self.sender.claim(now, lease, wanted)
@@ -166,12 +177,16 @@ class NudgeJob:
         dispatch: Dispatcher,
         outcomes: list[SendResult],
         report: PassReport,
+        lease: Lease,
         *,
         timeout: float,
     ) -> None:
-        """Wait up to `timeout` for outcomes; take all there are. A paced send goes back in line."""
+        """Wait up to `timeout` for outcomes (0: don't wait); take all there are. A paced send goes back in line,
+        unless Slack asked for a long wait or it was paced many times: then it is given back for a later pass,
+        pending with no attempt used, so one send never holds the pass (and the clock) for long."""
+        taken: list[SendResult] = []
         try:
-            taken = [results.get(timeout=timeout)]
+            taken.append(results.get(timeout=timeout) if timeout > 0 else results.get_nowait())
         except Empty:
             return
         while True:
@@ -180,16 +195,23 @@ class NudgeJob:
             except Empty:
                 break
         for result in taken:
-            dispatch.done()
-            if result.outcome == "paced":
-                report.paced += 1
-                report.rate_limited += result.rate_limited
-                item = result.item
-                if result.new_channel:  # learned from conversations.open before it was held back
-                    item = replace(item, dm_channel_id=result.new_channel)
-                dispatch.put_back(item, result.retry_in)
-            else:
+            dispatch.done(result.item)
+            if result.outcome != "paced":
                 outcomes.append(result)
+                continue
+            report.paced += 1
+            report.rate_limited += result.rate_limited
+            item = result.item
+            if result.new_channel:  # learned from conversations.open before it was held back
+                item = replace(item, dm_channel_id=result.new_channel)
+            times = self._put_backs[item.delivery_id] = self._put_backs.get(item.delivery_id, 0) + 1
+            if result.retry_in > MAX_HOLD or times > MAX_PUT_BACKS:
+                logger.info(
+                    "delivery %s given back for a later pass (Slack asks for %.0fs)", item.delivery_id, result.retry_in
+                )
+                self.sender.release([item], lease.clock() + timedelta(seconds=result.retry_in))
+            else:
+                dispatch.put_back(item, result.retry_in)
 
     def send_now(self, team_id: str, user_id: str, now: datetime) -> str:
         """/growth now: one extra prompt right away, recorded like a weekly one (so it counts in history).
@@ -226,6 +248,9 @@ class NudgeJob:
         with Lease(self.session_factory, now, self.lease) as lease:
             lease.hold(Delivery, token)
             result = self.sender.send(item, now, lease, wait=True)
+            if result.outcome == "paced":  # waited as long as a person may: the next pass sends it
+                self.sender.release([item], lease.clock() + timedelta(seconds=result.retry_in))
+                return "retrying"
             self.sender.record([result], now, PassReport())
         return "sent" if result.outcome in ("sent", "recovered") else result.outcome
 

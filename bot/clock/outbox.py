@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, literal, or_, select, 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock.pacing import retry_after
 from bot.schedule import week_key
 from bot.storage.models import Delivery, DigestDelivery, Person, Workspace
 
@@ -275,11 +276,14 @@ def open_dm(client: WebClient, user_id: str) -> str:
 
 
 def find_in_history(client: WebClient, channel: str, match: Callable[[dict[str, Any]], bool]) -> str | None:
-    """The ts of the newest of the DM's last messages that `match` accepts; None if none (or Slack fails:
-    the caller then sends, preferring a rare duplicate to a lost message)."""
+    """The ts of the newest of the DM's last messages that `match` accepts; None if none (or Slack refuses the
+    read: the caller then sends, preferring a rare duplicate to a lost message). A 429 is raised instead: the
+    look must wait its turn and be made, never skipped for a send that may be the second."""
     try:
         history = client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
-    except SlackApiError:
+    except SlackApiError as exc:
+        if retry_after(exc) is not None:
+            raise
         return None
     messages: list[dict[str, Any]] = history.get("messages", [])
     for message in messages:

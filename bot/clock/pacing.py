@@ -84,7 +84,9 @@ class Bucket:
         self.learned = per_second  # what 429s taught us, before the share
         self.share = 1.0  # this clock's part of the workspace's budget
         self.burst_seconds = burst_seconds
-        self.tokens = self.capacity
+        # start half full: Slack's own bucket then keeps a reserve for sends that reach it closer together than
+        # they left (the time between taking a token and posting varies)
+        self.tokens = max(1.0, self.capacity / 2)
         self.updated = now
         self.paused_until = 0.0
         self.last_limited = -math.inf
@@ -367,7 +369,7 @@ class SlackSenders:
         self.pacer = pacer
         self.template = template
         self.token_for = token_for
-        self._clients: dict[tuple[str, bool], PacedClient] = {}
+        self._clients: dict[tuple[str, bool, float], PacedClient] = {}
         self._lock = threading.Lock()
 
     def budget(self, team_id: str | None) -> str:
@@ -378,20 +380,22 @@ class SlackSenders:
         """A client that raises Paced rather than wait (the nudge dispatcher's)."""
         return self._client(team_id, wait=False)
 
-    def waiting(self, team_id: str | None) -> PacedClient:
-        """A client that waits its turn (the request path, digests, reminders)."""
-        return self._client(team_id, wait=True)
+    def waiting(self, team_id: str | None, *, max_wait: float = 300.0) -> PacedClient:
+        """A client that waits its turn, up to `max_wait` seconds a call (digests and reminders on the clock's
+        thread; the request path with a short wait, so a follow-up never holds one of Bolt's few threads long)."""
+        return self._client(team_id, wait=True, max_wait=max_wait)
 
-    def _client(self, team_id: str | None, *, wait: bool) -> PacedClient:
+    def _client(self, team_id: str | None, *, wait: bool, max_wait: float = 300.0) -> PacedClient:
         budget = self.budget(team_id)
         with self._lock:
-            client = self._clients.get((budget, wait))
+            client = self._clients.get((budget, wait, max_wait))
             if client is None:
                 token = self.token_for(budget) if self.token_for is not None and budget != "*" else self.template.token
-                client = self._clients[(budget, wait)] = PacedClient(
+                client = self._clients[(budget, wait, max_wait)] = PacedClient(
                     pacer=self.pacer,
                     budget=budget,
                     wait=wait,
+                    max_wait=max_wait,
                     token=token,
                     base_url=self.template.base_url,
                     timeout=self.template.timeout,

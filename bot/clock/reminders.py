@@ -10,12 +10,12 @@ import logging
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
 from bot.clock.outbox import new_claim_token, stamp
-from bot.clock.pacing import SlackSenders
+from bot.clock.pacing import Paced, SlackSenders, retry_after
 from bot.clock.report import PassReport
 from bot.content.records import Content
 from bot.storage.models import Delivery, Person, Workspace
@@ -57,5 +57,16 @@ class ReminderJob:
                     channel=dm_channel_id or user_id, text=message.text, blocks=list(message.blocks)
                 )
                 report.reminders += 1
-            except (SlackApiError, SlackClientError, OSError) as exc:
+            except (SlackApiError, Paced) as exc:
+                if isinstance(exc, SlackApiError) and retry_after(exc) is None:
+                    logger.warning("reminder for delivery %s failed: %s", delivery_id, exc)
+                    continue
+                # rate-limited (waited out too many times): nothing was posted, so the next pass tries again
+                with self.session_factory.begin() as session:
+                    session.execute(
+                        update(Delivery)
+                        .where(Delivery.id == delivery_id, Delivery.claim_token == token)
+                        .values(reminded_at=None)
+                    )
+            except (SlackClientError, OSError) as exc:
                 logger.warning("reminder for delivery %s failed: %s", delivery_id, exc)

@@ -2,10 +2,11 @@
 renewed every HEARTBEAT, and paces itself at 1/N of the workspace's limits, N being the rows seen within
 STALE. Works the same on PostgreSQL and SQLite; the cost is one small transaction per HEARTBEAT while sending.
 
-A clock that joins a workspace others are already sending for waits one HEARTBEAT before its first send, so
-the others have read the new count and slowed down by then: the sum never exceeds the workspace's rate
-(beyond the moment a clock leaves, when the others speed up a HEARTBEAT later: under, never over).
-A clock that dies leaves a row that stops counting after STALE.
+A clock that joins a workspace others are already sending for waits two HEARTBEATs (and starts with no saved
+burst) before its first send, so the others have read the new count and slowed down by then; when a clock
+leaves, the others speed up a HEARTBEAT later: under the workspace's rate, not over. A clock that dies leaves a
+row that stops counting after STALE and is deleted an hour later. `seen_at` is each host's own UTC clock: hosts
+whose clocks differ by more than a second or two count each other late or early.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT = 1.0  # seconds between renewals while sending
 STALE = 5.0  # seconds after its last renewal that a clock stops counting
+FORGOTTEN = timedelta(hours=1)  # rows of clocks that died are deleted this long after their last renewal
 
 
 class SendShares:
@@ -62,7 +64,8 @@ class SendShares:
         for budget in budgets:
             clocks = counts.get(budget, 1)
             if budget in joined and clocks > 1:
-                self.pacer.hold(budget, self.heartbeat)  # let the others see us before we take our part
+                # let the others see us before we take our part: they look every heartbeat, between sends
+                self.pacer.hold(budget, 2 * self.heartbeat + 0.5)
             self.pacer.set_share(budget, clocks)
 
     def leave(self) -> None:
@@ -79,6 +82,8 @@ class SendShares:
                     session.execute(
                         delete(SendShare).where(SendShare.clock_id == self.clock_id, SendShare.team_id.in_(gone))
                     )
+                if budgets - self._active:  # joining: sweep the rows of clocks that died long ago
+                    session.execute(delete(SendShare).where(SendShare.seen_at < now - FORGOTTEN))
                 if not budgets:
                     return {}
                 rows = [{"team_id": b, "clock_id": self.clock_id, "seen_at": now} for b in sorted(budgets)]

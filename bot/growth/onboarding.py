@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,6 +81,12 @@ def slack_timezone(client: WebClient, user_id: str) -> str:
         return ""
 
 
+def _release_welcome(session_factory: sessionmaker[Session], person_id: int) -> None:
+    """The welcome was not posted: unclaim it, so their next use tries again."""
+    with session_factory.begin() as session:
+        session.execute(update(Person).where(Person.id == person_id).values(welcomed_at=None))
+
+
 def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team_id: str, user_id: str) -> None:
     """The first time someone uses the bot: learn their time zone and DM them a welcome, once.
 
@@ -107,8 +113,10 @@ def send_welcome(session_factory: sessionmaker[Session], client: WebClient, team
         if exc.response.status_code != RATE_LIMITED:
             logger.warning("welcome DM to %s failed: %s", user_id, exc.response.get("error"))
             return
-        with session_factory.begin() as session:
-            session.execute(update(Person).where(Person.id == person_id).values(welcomed_at=None))
+        _release_welcome(session_factory, person_id)
+        raise
+    except SlackClientError:  # raised before any request (the pacer's wait ran out): nothing was posted
+        _release_welcome(session_factory, person_id)
         raise
     if response["channel"] != channel:
         with session_factory.begin() as session:
