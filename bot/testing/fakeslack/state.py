@@ -270,6 +270,7 @@ class SlackState:
     def update_view(self, view_id: str, external_id: str, view: dict[str, Any]) -> dict[str, Any] | None:
         """Replace the open view with this id (or external id) in whoever's stack holds it; the stored view,
         or None when no stack holds it."""
+
         def matches(shown: dict[str, Any]) -> bool:
             return bool(view_id and shown.get("id") == view_id) or bool(
                 external_id and shown.get("external_id") == external_id
