@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -101,6 +102,9 @@ def growth_command_table(
     return growth_table(entries + team_entries(team) + evidence_entries(evidence, vocab))
 
 
+REQUEST_PATH_WAIT = 20.0  # seconds a welcome or an invitation may wait for its workspace's turn to send
+
+
 def build_services(
     settings: Settings,
     content: Content,
@@ -113,7 +117,9 @@ def build_services(
     install = Installs(settings, session_factory, make_web_client(settings)) if settings.multi_workspace else None
     senders = make_senders(settings, install)
     # several workspaces: the request path's own sends go with the token of the request's installation
-    client = senders.waiting(None) if install is None else InstallRoutedClient(senders.waiting, senders.template)
+    # a request's own sends wait their turn briefly, so a follow-up never holds one of Bolt's few threads long
+    waiting = partial(senders.waiting, max_wait=REQUEST_PATH_WAIT)
+    client = waiting(None) if install is None else InstallRoutedClient(waiting, senders.template)
 
     answers = Answers(content, show_compensation=settings.show_compensation)
     team = TeamDesk(session_factory, client, content, settings)
@@ -121,7 +127,7 @@ def build_services(
     growth = GrowthDesk(session_factory, content, home_counts=follows.home_counts, home_sections=evidence.home_section)
 
     def welcome(team_id: str, user_id: str) -> None:
-        send_welcome(session_factory, senders.waiting(team_id), team_id, user_id)
+        send_welcome(session_factory, waiting(team_id), team_id, user_id)
 
     def send_now(team_id: str, user_id: str) -> bool:
         # `services` is bound below; this only runs later, from a /growth now follow-up
