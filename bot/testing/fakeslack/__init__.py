@@ -18,11 +18,14 @@ Also served:
 - state.py: what the fake remembers (calls, users, messages, files, scripted faults), under one lock.
 - methods.py: the Web API methods, one function each, and `answer`, which runs one call.
 - wire.py: request bodies, JSON-encoded parameters, PNG checks.
+- socketmode.py: Slack's side of Socket Mode (`FakeSlack.socket_mode`): the WebSocket endpoint
+  apps.connections.open hands out, envelopes and their acks, disconnect messages, drops and redelivery.
 - ratelimit.py: `RateModel` (Slack's limits), `RateLimiter` (token buckets, counts) and `minimum_seconds`
   (the least time a number of DMs can take under the model).
 
-Import `FakeSlack`, the rate model (and `png_size`) from here. May import: the standard library and bot.blocks.kit
-(the Block Kit limits Slack enforces); never the bot's features, storage or app.
+Import `FakeSlack`, the rate model (and `png_size`) from here. May import: the standard library, websockets (the
+Socket Mode endpoint) and bot.blocks.kit (the Block Kit limits Slack enforces); never the bot's features, storage
+or app.
 """
 
 from bot.testing.fakeslack.ratelimit import RateLimiter, RateModel, minimum_seconds

@@ -13,13 +13,15 @@ What it plays, as Slack documents it (docs.slack.dev, "Using Socket Mode"):
   `refresh_requested` (open a new link: this one closes shortly) and `link_disabled` (Socket Mode was turned
   off for the app: the link closes and `apps.connections.open` refuses until it is turned on again).
 - An envelope not acked when its connection ends is delivered again (to an open connection, or the next one
-  to say hello) after a short grace, with `retry_attempt` + 1 and `retry_reason` "timeout", up to 3 retries.
+  to say hello) after a short grace, with `retry_attempt` + 1 and `retry_reason` "timeout", up to 3 retries;
+  with `ack_timeout` set (Slack waits 3 s), so is one whose ack does not come in time.
   Slack documents such retries for events; the fake redelivers every kind, so that the bot's handling of a
   redelivery is tested for commands and clicks too.
 
 Tests script it through `FakeSlack.socket_mode` (a `SocketModeHub`): `deliver` an envelope and `wait_ack` for
 its answer, `disconnect` with a reason, `drop` a connection abruptly (a TCP reset, no close frame), or
-`lose_next_ack` to model an ack lost in transit together with its connection.
+`lose_next_ack` to model an ack lost in transit together with its connection, or `repeat_next` to have Slack
+deliver an envelope again while the bot is still at work on it.
 """
 
 from __future__ import annotations
@@ -103,9 +105,13 @@ class SocketModeHub:
         *,
         redelivery_grace: float = 0.5,
         close_after: float = 0.5,
+        ack_timeout: float | None = None,
         seed: int | None = None,
     ) -> None:
         self.host = host
+        # Slack's wait for an ack (3 s) before it delivers an envelope again. None: only the envelopes of a lost
+        # link come again, so that a test on a loaded machine sees no redelivery it did not ask for
+        self.ack_timeout = ack_timeout
         self.redelivery_grace = redelivery_grace  # how long an ack may still come for a lost connection's envelope
         self.close_after = close_after  # refresh_requested / link_disabled: the link closes this much later
         self.enabled = True  # Socket Mode turned on in the app's settings
@@ -118,6 +124,7 @@ class SocketModeHub:
         self._tickets: set[str] = set()
         self._pending: list[Envelope] = []  # waiting for a connection
         self._lose_next_ack = 0
+        self._repeat_next = 0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
@@ -168,7 +175,12 @@ class SocketModeHub:
         )
         with self._lock:
             self.envelopes[envelope.envelope_id] = envelope
+            repeat = self._repeat_next > 0
+            if repeat:
+                self._repeat_next -= 1
         self._send(envelope)
+        if repeat:
+            self._redeliver(envelope, 0)
         return envelope
 
     def wait_ack(self, envelope: Envelope, timeout: float = 20.0) -> Envelope:
@@ -238,6 +250,12 @@ class SocketModeHub:
         bot did the work, but Slack never heard so and will deliver that envelope again."""
         with self._lock:
             self._lose_next_ack += 1
+
+    def repeat_next(self, count: int = 1) -> None:
+        """The next `count` envelopes are delivered twice at once, the second time as a retry (retry_attempt 1):
+        what Slack does when its wait for the ack runs out while the bot is still at work on the first."""
+        with self._lock:
+            self._repeat_next += count
 
     def unacked(self) -> list[Envelope]:
         with self._lock:
@@ -317,14 +335,18 @@ class SocketModeHub:
             orphans = [e for e in self.envelopes.values() if not e.acked and e.deliveries[-1:] == [link.number]]
             self.changed.notify_all()
         for envelope in orphans:
-            timer = threading.Timer(self.redelivery_grace, self._redeliver, args=(envelope,))
-            timer.daemon = True
-            timer.start()
+            self._later(self.redelivery_grace, envelope)
 
-    def _redeliver(self, envelope: Envelope) -> None:
+    def _later(self, seconds: float, envelope: Envelope) -> None:
+        """Deliver `envelope` again in `seconds` unless it is acked or delivered again meanwhile."""
+        timer = threading.Timer(seconds, self._redeliver, args=(envelope, envelope.retry_attempt))
+        timer.daemon = True
+        timer.start()
+
+    def _redeliver(self, envelope: Envelope, attempt: int) -> None:
         with self.changed:
-            if envelope.acked:
-                return  # its ack came in meanwhile, on another connection
+            if envelope.acked or envelope.retry_attempt != attempt:
+                return  # its ack came in meanwhile (on any connection), or it went out again already
             if envelope.retry_attempt >= MAX_RETRIES:
                 envelope.given_up = True
                 self.changed.notify_all()
@@ -347,7 +369,9 @@ class SocketModeHub:
             with self._lock:
                 gone = not link.open
             if gone:
-                threading.Timer(self.redelivery_grace, self._redeliver, args=(envelope,)).start()
+                self._later(self.redelivery_grace, envelope)
+        elif self.ack_timeout is not None:
+            self._later(self.ack_timeout, envelope)
 
 
 def _send_text(connection: ServerConnection, text: str) -> bool:
