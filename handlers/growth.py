@@ -17,7 +17,7 @@ from bot.growth.forms import NUDGE_ANSWERS
 from bot.growth.table import CommandInput
 from bot.ids import ActionId, CallbackId
 from bot.services import Services
-from handlers.payload import action_value, request_ids
+from handlers.payload import action_value, request_ids, workspace_key
 
 PARSED = "growth_command"  # the context key for the ack's parse, when the request needs a follow-up
 
@@ -152,7 +152,7 @@ def register(app: App, services: Services) -> None:
 
     def home_opened(body: Payload, event: Payload, client: WebClient) -> None:
         if event.get("tab") == "home":
-            team_id, user_id = str(body.get("team_id") or ""), str(event.get("user", ""))
+            team_id, user_id = workspace_key(body), str(event.get("user", ""))
             desk.publish_home(client, team_id, user_id)
             services.people.seen(team_id, user_id)  # opening the App Home can be a first use
 
@@ -162,6 +162,8 @@ def register(app: App, services: Services) -> None:
         user = event.get("user") or {}
         tz = user.get("tz") or ""
         if tz and user.get("id"):
-            desk.set_timezone(str(user.get("team_id") or body.get("team_id") or ""), str(user["id"]), tz)
+            key = workspace_key(body)  # an organisation (E...) under an org-wide install, else the workspace
+            team_id = key if key.startswith("E") else str(user.get("team_id") or key)
+            desk.set_timezone(team_id, str(user["id"]), tz)
 
     app.event("user_change")(ack=just_ack, lazy=[user_changed])

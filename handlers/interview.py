@@ -5,10 +5,11 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.services import Services
+from handlers.payload import workspace_key
 
 
 def register(app: App, services: Services) -> None:
     @app.command("/interview")
     def interview(ack: Ack, command: dict[str, Any]) -> None:
         ack(**services.answers.interview(command.get("text", "")).as_ack())
-        services.people.seen(command.get("team_id"), command.get("user_id"), command.get("team_domain"))
+        services.people.seen(workspace_key(command), command.get("user_id"), command.get("team_domain"))

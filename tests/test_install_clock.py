@@ -15,14 +15,14 @@ from sqlalchemy import select
 from bot.install import Installs, new_key
 from bot.services import build_clock, make_web_client
 from bot.storage import engine as db
-from bot.storage.models import Installation, Workspace, WorkspaceRemoval
+from bot.storage.models import Installation, Person, Workspace, WorkspaceRemoval
 from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
 from tests.cli_run import run_cli
 from tests.clockworld import MONDAY_10_UTC, World
 from tests.install_world import KEY, fake_oauth, install, oauth_settings, raw_rows, start_oauth_server
-from tests.slack_requests import event_body
+from tests.slack_requests import event_body, slash_command_body
 
 MANAGER, REPORT = "U0MANAGER", "U0ALICE"
 DIGEST_AT = MONDAY_10_UTC - timedelta(hours=1)
@@ -221,3 +221,41 @@ def test_workspace_forget_deletes_a_workspace_at_once(running, world, oauth, mon
         monkeypatch, capsys, "workspace", "forget", "T0BBB", env={**env, "SLACK_TOKEN_ENCRYPTION_KEYS": ""}
     )
     assert no_key.code == 2 and "SLACK_TOKEN_ENCRYPTION_KEYS is not set" in no_key.stderr
+
+
+def org_command(running, text: str, *, team_id: str, user_id: str, enterprise_id: str = "E0ORG"):
+    """A slash command from a workspace of an Enterprise Grid organisation where the app is installed org-wide."""
+    body = slash_command_body("/growth", text, team_id=team_id, user_id=user_id)
+    body = body.replace(b"is_enterprise_install=false", b"is_enterprise_install=true")
+    return running.sender.post(body + b"&enterprise_id=" + enterprise_id.encode())
+
+
+def test_an_org_wide_install_keeps_one_person_across_its_workspaces(running, world, oauth, fake_slack, content):
+    oauth.add_workspace(None, "Big Org", enterprise_id="E0ORG", enterprise_name="Big Org", org_wide=True)
+    page = install(running, "E0ORG")
+    assert "installed in Big Org" in page.html
+    install(running, "T0AAA")  # a separate workspace, outside the organisation
+    with world.sessions() as session:
+        (org,) = session.execute(select(Installation).where(Installation.is_enterprise_install)).scalars()
+    assert (org.install_key, org.enterprise_id, org.team_id) == ("E0ORG", "E0ORG", None)
+
+    assert org_command(running, "level staff", team_id="T0W1", user_id="W0USER").status == 200
+    seen_from_w2 = json.dumps(org_command(running, "", team_id="T0W2", user_id="W0USER").json())
+    assert "staff" in seen_from_w2.lower()  # the same person, seen from another workspace of the organisation
+    alone = json.dumps(running.sender.command("/growth", "", team_id="T0AAA", user_id="W0USER").json())
+    assert "You have no growth plan yet" in alone  # a separate workspace never shares the row
+    with world.sessions() as session:
+        keys = session.execute(
+            select(Workspace.team_id)
+            .join(Person, Person.workspace_id == Workspace.id)
+            .where(Person.user_id == "W0USER")
+        ).scalars()
+        assert sorted(keys) == ["E0ORG", "T0AAA"]
+
+    welcomes = fake_slack.wait_for_calls("chat.postMessage", 2)  # first uses, in the org and in Alpha: each welcomed
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"E0ORG": 1, "T0AAA": 1}, welcomes
+    world.add("W0USER", team="E0ORG")
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, world.sessions)
+    fake_slack.reset()
+    clock.run_pass(MONDAY_10_UTC)
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"E0ORG": 1}  # the organisation's token
