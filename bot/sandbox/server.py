@@ -89,14 +89,21 @@ def json_reply(start_response: StartResponse, body: Any, status: str = "200 OK")
 class SandboxWSGI:
     """Routes the page, its API and uploaded files; hands everything else to the bot."""
 
-    def __init__(self, bot: LadderbotWSGI, api: SandboxApi, fake: FakeSlack) -> None:
+    def __init__(self, bot: LadderbotWSGI, api: SandboxApi, fake: FakeSlack, listen_host: str = "127.0.0.1") -> None:
         self.bot = bot
         self.api = api
         self.fake = fake
+        # the names the page may be reached by; any when it listens on every interface (the person chose that)
+        self.hosts = None if listen_host in ("0.0.0.0", "::", "") else {"127.0.0.1", "localhost", "[::1]", listen_host}
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/sandbox/") and self.hosts is not None:
+            # a page from another site whose name resolves to this machine (DNS rebinding) sends its own name
+            host = environ.get("HTTP_HOST", "")
+            if (host if host.endswith("]") else host.rsplit(":", 1)[0]) not in self.hosts:
+                return json_reply(start_response, {"ok": False, "error": "unknown host"}, "421 Misdirected Request")
         if path.startswith("/sandbox/api/"):
             query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
             body: dict[str, Any] = {}
@@ -235,7 +242,7 @@ def _serve(server: WSGIServer, settings: Settings, content: Content, options: Sa
     api = SandboxApi(
         fake, BotLink(host, port, settings.slack_signing_secret), sandbox_time, read_slash_commands(MANIFEST)
     )
-    server.set_app(SandboxWSGI(bot, api, fake))
+    server.set_app(SandboxWSGI(bot, api, fake, options.host))
     thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
     thread.start()
     running = RunningSandbox(

@@ -2,8 +2,9 @@
 
 The sandbox's time is the wall clock plus an offset that only grows. "Next nudge" jumps to the next moment
 something is due for the person (their weekly nudge, a reminder or their team digest; else anyone's),
-"next Monday 10:00" to that local time in the person's zone, "+1 week" a week on; then `Clock.run_pass` runs
-at that moment, exactly as the minute tick of `ladderbot serve` runs it. A ticker runs a pass every minute at
+"next Monday 10:00" to that local time in the person's zone, "+1 week" a week on. `Clock.run_pass` runs at
+each moment something falls due on the way and at the target, as the minute tick of `ladderbot serve` would
+have run it while that time passed. A ticker runs a pass every minute at
 the sandbox's time, as the production clock does.
 """
 
@@ -44,15 +45,20 @@ class Jump:
     report: str
 
 
-def describe(report: object) -> str:
-    """What a pass sent, in words: "sent 1 nudge, 1 digest" (a PassReport's counters, read by name)."""
+COUNTERS = ("sent", "recovered", "reminders", "digests_sent", "failed", "digests_failed", "missed")
+MAX_PASSES = 500  # per jump: far more than a week of a demo workspace's sends; a guard against a stuck due time
+
+
+def describe(*reports: object) -> str:
+    """What one or more passes sent, in words: "sent 1 nudge, 1 digest" (a PassReport's counters, by name)."""
+    total = {name: sum(int(getattr(r, name, 0)) for r in reports) for name in COUNTERS}
     counts = [
-        (int(getattr(report, "sent", 0)) + int(getattr(report, "recovered", 0)), "nudge"),
-        (int(getattr(report, "reminders", 0)), "reminder"),
-        (int(getattr(report, "digests_sent", 0)), "digest"),
+        (total["sent"] + total["recovered"], "nudge"),
+        (total["reminders"], "reminder"),
+        (total["digests_sent"], "digest"),
     ]
     sent = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts if n]
-    failed = int(getattr(report, "failed", 0)) + int(getattr(report, "digests_failed", 0))
+    failed = total["failed"] + total["digests_failed"]
     text = "sent " + ", ".join(sent) if sent else "nothing was due"
     return text + (f"; {failed} failed or to be retried" if failed else "")
 
@@ -102,13 +108,7 @@ class SandboxTime:
                 )
                 if own is not None:
                     return own
-            return self._first(
-                session,
-                select(func.min(Plan.next_due_at)),
-                select(func.min(DigestPlan.next_due_at)).where(DigestPlan.enabled.is_(True)),
-                select(func.min(Delivery.remind_at)).where(Delivery.reminded_at.is_(None)),
-                select(func.min(DigestDelivery.next_attempt_at)).where(DigestDelivery.status == "pending"),
-            )
+        return self.first_due()
 
     @staticmethod
     def _first(session: Session, *queries: Select[datetime | None]) -> datetime | None:
@@ -116,14 +116,48 @@ class SandboxTime:
         return min(found) if found else None
 
     def jump(self, jump: str, user_id: str, tz: str) -> Jump:
-        """Move the sandbox's time to the jump's target and run the clock's pass there."""
+        """Move the sandbox's time to the jump's target as the production clock would live through it: a pass
+        at each moment something falls due on the way (so nothing due in between is late, or missed), then
+        one at the target."""
         with self._lock:
             before = self.now()
             after = self.target(jump, user_id, tz)
-            self.offset += after - before
-            report = self.clock.run_pass(after)
-        logger.info("sandbox time %s -> %s: %s", before.isoformat(), after.isoformat(), report)
-        return Jump(before, after, describe(report))
+            reports = []
+            late = self.first_due()
+            if late is not None and late <= before:  # already due (say a reminder set in wall-clock time)
+                reports.append(self.clock.run_pass(before))
+            moment = before
+            for _ in range(MAX_PASSES):
+                due = self.first_due(after=moment)
+                if due is None or due >= after:
+                    break
+                moment = due
+                self.offset += moment - self.now()
+                reports.append(self.clock.run_pass(moment))
+            self.offset += after - self.now()
+            reports.append(self.clock.run_pass(after))
+        text = describe(*reports)
+        logger.info("sandbox time %s -> %s, %d passes: %s", before.isoformat(), after.isoformat(), len(reports), text)
+        return Jump(before, after, text)
+
+    def first_due(self, after: datetime | None = None) -> datetime | None:
+        """The first moment (after `after`, if given) the clock has something to do for anyone: a weekly
+        nudge, a team digest, a reminder, or a retry."""
+        columns = (
+            (Plan.next_due_at, Plan.next_due_at.is_not(None)),
+            (DigestPlan.next_due_at, DigestPlan.enabled.is_(True)),
+            (Delivery.remind_at, Delivery.reminded_at.is_(None)),
+            (Delivery.next_attempt_at, Delivery.status == "pending"),
+            (DigestDelivery.next_attempt_at, DigestDelivery.status == "pending"),
+        )
+        with self.session_factory() as session:
+            return self._first(
+                session,
+                *(
+                    select(func.min(column)).where(condition, *([column > after] if after is not None else []))
+                    for column, condition in columns
+                ),
+            )
 
     def tick(self) -> None:
         with self._lock:
