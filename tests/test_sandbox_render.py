@@ -310,6 +310,19 @@ def test_digest_chart_shows_inline() -> None:
     assert unknown.all("img") == [] and "Weekly nudges" in unknown.text
 
 
+def test_other_files_link_only_to_the_sandbox_or_the_web() -> None:
+    files = [{"id": "F1", "name": "packet.md"}, {"id": "F2", "name": "packet.pdf"}, {"id": "F3", "name": "x.pdf"}]
+    message = {"ts": "1.000003", "text": "", "files": files}
+    served = {"F1": "/sandbox/files/F1", "F2": "https://files.example/F2", "F3": "/sandbox/../etc/passwd"}
+    page = Html(render_message(message, files=served))
+    links = {a["href"]: a for a in page.all("a")}
+    assert set(links) == {"/sandbox/files/F1", "https://files.example/F2"}  # F3's path is not the sandbox's own
+    assert all(a["target"] == "_blank" and a["rel"] == "noopener noreferrer" for a in links.values())
+    assert "x.pdf" in page.text and page.all("img") == []
+    for refused in ("/other/F1", "//evil.example/F1", "/sandbox/files/F1?x=1", "javascript:alert(1)"):
+        assert Html(render_message(message, files={"F1": refused})).all("a") == [], refused
+
+
 def test_followers_org_and_lines(content: Content) -> None:
     followers = check_message(rt.build_followers([(1, "UMGR", "accepted"), (2, "UCARL", "pending")]))
     leave = followers.all("button", data_action_id=ActionId.FOLLOW_LEAVE)

@@ -514,3 +514,50 @@ def test_time_targets_and_the_minute_tick(sandbox: RunningSandbox):
         time_control.stop()
     ticks = clock.passes[jumped_passes:]
     assert ticks and all(moment >= jumped.after for moment in ticks)
+
+
+def test_the_promotion_packet_files_are_linked_and_served_with_their_types(page: Page, sandbox: RunningSandbox):
+    lucia = "U0LUCIA"
+    page.post("command", user=lucia, conv="dm", text="/growth evidence add Led the incident review for the outage")
+    assert "Saved to your evidence log" in page.state(lucia)["html"]
+    page.post("command", user=lucia, conv="dm", text="/growth packet")
+    shared = wait_until(
+        lambda: [f for m in sandbox.fake.messages_to(dm_channel(lucia)) for f in m.get("files", [])],
+        what="the packet's files in Lucía's DM",
+    )
+    by_suffix = {Path(f["name"]).suffix: f for f in shared}
+    assert set(by_suffix) == {".md", ".pdf"}
+    html = page.state(lucia)["html"]
+    for suffix, kind, disposition in (
+        (".md", "text/markdown; charset=utf-8", "attachment"),
+        (".pdf", "application/pdf", "inline"),
+    ):
+        file = by_suffix[suffix]
+        url = f"/sandbox/files/{file['id']}"
+        assert re.search(rf'<a class="bk-link" href="{re.escape(url)}"[^>]*>{re.escape(file["name"])}</a>', html)
+        connection = http.client.HTTPConnection(page.host, page.port, timeout=30)
+        try:
+            connection.request("GET", url)
+            response = connection.getresponse()
+            data = response.read()
+            assert response.status == 200 and response.getheader("Content-Type") == kind
+            assert response.getheader("Content-Disposition", "").startswith(f'{disposition}; filename="{file["name"]}"')
+            assert response.getheader("X-Content-Type-Options") == "nosniff"
+        finally:
+            connection.close()
+        if suffix == ".md":
+            assert data.decode().startswith("# Promotion packet") and "incident review" in data.decode()
+        else:
+            assert data.startswith(b"%PDF-")
+
+
+def test_uploaded_files_are_served_as_inert_types():
+    from bot.sandbox.server import content_disposition, file_type
+
+    assert file_type("chart.png", b"") == ("image/png", True)
+    assert file_type("F123", b"\x89PNG\r\n\x1a\nrest") == ("image/png", True)  # no name: a PNG by its bytes
+    assert file_type("page.html", b"<script>") == ("application/octet-stream", False)
+    assert file_type("x.svg", b"<svg onload=x>") == ("application/octet-stream", False)
+    assert content_disposition('Lucía "G".pdf', True) == (
+        "inline; filename=\"Luc_a _G_.pdf\"; filename*=UTF-8''Luc%C3%ADa%20%22G%22.pdf"
+    )

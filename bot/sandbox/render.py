@@ -14,10 +14,11 @@ The contract with the page (bot/sandbox's server and its JavaScript):
   :emoji: shortcodes as characters (unknown ones stay as text), newlines as <br>.
 - `render_text(obj) -> str`: a Block Kit text object (plain_text with its emoji flag, or mrkdwn).
 - `render_blocks(blocks, *, users={}, files={}) -> str`: HTML for a message's or a view's blocks. `files` maps
-  a Slack file id or a file name to an image URL the page can load.
+  a Slack file id or a file name to a URL the page can load (an image, or a file to open or download).
 - `render_message(message, *, users={}, files={}) -> str`: one stored chat message (a dict with "text",
   optional "blocks", "user"/"bot_id", "ts", "files", "ephemeral", "edited"): its blocks if any, else its text
-  as mrkdwn; attached files inline (an image whose URL is known as <img>); "Only visible to you" when
+  as mrkdwn; attached files inline (an image whose URL is known as <img>, any other file as its name linked
+  to its URL when that is http(s) or the sandbox's own /sandbox/files/<id>); "Only visible to you" when
   ephemeral; "(edited)" when edited. The page draws the sender's name, avatar and time itself; the wrapper
   carries data-ts, data-user and data-bot-id for it.
 - `render_view(view, *, users={}, files={}, errors={}) -> str`: a modal (title, close, submit, blocks; `errors`
@@ -67,6 +68,7 @@ __all__ = ["STYLESHEET", "render_blocks", "render_message", "render_mrkdwn", "re
 NO_FILES: Mapping[str, str] = MappingProxyType({})
 NO_ERRORS: Mapping[str, str] = MappingProxyType({})
 IMAGE_NAME = re.compile(r"\.(png|jpe?g|gif|webp|svg)$", re.IGNORECASE)
+SANDBOX_FILE = re.compile(r"/sandbox/files/[A-Za-z0-9_-]{1,64}")  # the only relative link a file may have
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$")
 
 Obj = Mapping[str, Any]
@@ -453,8 +455,17 @@ def file_html(file: object, page: Page) -> str:
         caption = f'<figcaption class="bk-file-title">{escape(title)}</figcaption>'
         picture = image_tag(src, title, "bk-file-image")
         return f'<figure class="bk-file" data-file-id="{escape(file_id)}">{caption}{picture}</figure>'
-    shown = link(src, escape(title)) if src and safe_url(src) else escape(title)
+    href = file_url(src)
+    shown = link(href, escape(title)) if href else escape(title)
     return f'<div class="bk-file" data-file-id="{escape(file_id)}">📄 {shown}</div>'
+
+
+def file_url(url: str | None) -> str | None:
+    """A URL a file's name may link to: http(s), or exactly the sandbox's own file path (/sandbox/files/<id>,
+    which the sandbox serves with the file's type and name); anything else stays unlinked."""
+    if not url:
+        return None
+    return url if SANDBOX_FILE.fullmatch(url) or (safe_url(url) and not url.lower().startswith("mailto:")) else None
 
 
 def _rich_text(block: Obj, block_id: str, page: Page) -> str:

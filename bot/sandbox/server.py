@@ -6,7 +6,8 @@ One WSGI app on one loopback port:
 - `/` and `/static/*`: the page (bot/sandbox/static: plain HTML, JS and CSS, no build step)
 - `/sandbox/api/*`: what the page asks for (`SandboxApi`): the person's conversation, modal and App Home
   rendered to HTML, and the person's commands, clicks, submissions and time jumps
-- `/sandbox/files/<id>`: files the bot uploaded (the digest's chart)
+- `/sandbox/files/<id>`: files the bot uploaded (the digest's chart, the promotion packet's .md and .pdf),
+  with their type and name
 - everything else (`/slack/events`, `/healthz`): the bot's own WSGI app, untouched
 
 The page's commands and clicks become requests signed and shaped as Slack's (bot/sandbox/payloads.py),
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from sqlalchemy import Engine
@@ -121,18 +122,31 @@ class SandboxWSGI:
             status, answer = self.api.handle(method, path[len("/sandbox/api/") :], query, body)
             return json_reply(start_response, answer, status)
         if path.startswith("/sandbox/files/") and method == "GET":
-            file_id = path.rsplit("/", 1)[-1]
-            with self.fake.state.lock:
-                data = self.fake.state.uploads.get(file_id)
-            if data is None:
-                return _reply(start_response, "404 Not Found", b"no such file", "text/plain")
-            kind = "image/png" if data.startswith(b"\x89PNG") else "application/octet-stream"
-            return _reply(start_response, "200 OK", data, kind)
+            return self.file(start_response, path[len("/sandbox/files/") :])
         if path == "/sandbox/blockkit.css" and method == "GET":
             return _reply(start_response, "200 OK", STYLESHEET.encode(), "text/css; charset=utf-8")
         if method == "GET" and (path == "/" or path.startswith("/static/")):
             return self.static(start_response, "index.html" if path == "/" else path[len("/static/") :])
         return self.bot(environ, start_response)
+
+    def file(self, start_response: StartResponse, file_id: str) -> list[bytes]:
+        """A file the bot uploaded, with its type and its name (images and PDFs open in the browser; anything
+        else downloads). Only known, inert types are served as themselves: nothing uploaded runs on this page."""
+        with self.fake.state.lock:
+            data = self.fake.state.uploads.get(file_id)
+            name = str((self.fake.state.files.get(file_id) or {}).get("name") or file_id)
+        if data is None:
+            return _reply(start_response, "404 Not Found", b"no such file", "text/plain")
+        kind, inline = file_type(name, data)
+        headers = [
+            ("Content-Type", kind),
+            ("Content-Length", str(len(data))),
+            ("Content-Disposition", content_disposition(name, inline)),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "no-store"),
+        ]
+        start_response("200 OK", headers)
+        return [data]
 
     def static(self, start_response: StartResponse, name: str) -> list[bytes]:
         file = (STATIC_DIR / name).resolve()
@@ -142,6 +156,38 @@ class SandboxWSGI:
         if kind.startswith("text/") or kind.endswith("javascript"):
             kind += "; charset=utf-8"
         return _reply(start_response, "200 OK", file.read_bytes(), kind)
+
+
+# what an uploaded file is served as, by its name's extension: (Content-Type, shown in the browser)
+FILE_TYPES = {
+    ".png": ("image/png", True),
+    ".jpg": ("image/jpeg", True),
+    ".jpeg": ("image/jpeg", True),
+    ".gif": ("image/gif", True),
+    ".webp": ("image/webp", True),
+    ".pdf": ("application/pdf", True),
+    ".md": ("text/markdown; charset=utf-8", False),
+    ".txt": ("text/plain; charset=utf-8", False),
+    ".csv": ("text/csv; charset=utf-8", False),
+    ".json": ("application/json", False),
+}
+
+
+def file_type(name: str, data: bytes) -> tuple[str, bool]:
+    """(Content-Type, inline) for an uploaded file: by its name's extension, a PNG by its bytes when the name
+    says nothing; anything else (HTML and SVG included) is a download of application/octet-stream."""
+    known = FILE_TYPES.get(Path(name).suffix.lower())
+    if known is not None:
+        return known
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png", True
+    return "application/octet-stream", False
+
+
+def content_disposition(name: str, inline: bool) -> str:
+    """inline or attachment, with the file's name: an ASCII fallback and the UTF-8 name (RFC 6266)."""
+    plain = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name) or "file"
+    return f"{'inline' if inline else 'attachment'}; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @dataclass
