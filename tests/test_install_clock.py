@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.install import Installs, new_key
 from bot.services import build_clock, make_web_client
 from bot.storage import engine as db
-from bot.storage.models import Installation, Person, Workspace, WorkspaceRemoval
+from bot.storage.models import Delivery, DigestDelivery, Installation, Person, Plan, Workspace, WorkspaceRemoval
 from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
@@ -125,6 +125,89 @@ def test_an_uninstalled_workspace_gets_nothing_more_and_is_forgotten_after_the_g
         assert session.execute(select(Workspace.team_id)).scalars().all() == ["T0BBB"]
         assert session.execute(select(WorkspaceRemoval)).all() == []
     assert "junior" not in running.sender.command("/growth", "", team_id="T0BBB", user_id="U1").body.decode()
+
+
+def plans_and_deliveries(world: World, team_id: str) -> list[tuple]:
+    """Each person's plan state and each of their deliveries, in a workspace: what a pass may change."""
+    with world.sessions() as session:
+        plans = session.execute(
+            select(Person.user_id, Plan.unreachable_reason, Plan.stopped, Plan.paused_until)
+            .join(Plan, Plan.person_id == Person.id)
+            .join(Workspace, Workspace.id == Person.workspace_id)
+            .where(Workspace.team_id == team_id)
+            .order_by(Person.user_id)
+        ).all()
+        rows = session.execute(
+            select(Person.user_id, Delivery.status, Delivery.attempts, Delivery.claim_token, Delivery.error)
+            .join(Person, Person.id == Delivery.person_id)
+            .join(Workspace, Workspace.id == Person.workspace_id)
+            .where(Workspace.team_id == team_id)
+            .order_by(Person.user_id, Delivery.id)
+        ).all()
+        digests = session.execute(
+            select(DigestDelivery.status, DigestDelivery.attempts, DigestDelivery.claim_token)
+            .join(Person, Person.id == DigestDelivery.person_id)
+            .join(Workspace, Workspace.id == Person.workspace_id)
+            .where(Workspace.team_id == team_id)
+        ).all()
+    return [tuple(r) for r in (*plans, *rows, *digests)]
+
+
+def test_a_workspace_reinstalled_within_the_grace_period_gets_its_sends_again(
+    running, world, oauth, fake_slack, content
+):
+    """After an uninstall the clock leaves the workspace alone (nothing claimed, failed or paused), so a
+    reinstall in the grace period needs nobody to /growth resume: the next pass sends its nudges and digest."""
+    install(running, "T0AAA")
+    install(running, "T0BBB")
+    build_team(world, "T0AAA")
+    world.add("U1", team="T0BBB")
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, world.sessions)
+
+    oauth.revoke("T0AAA")
+    gone = event_body({"type": "app_uninstalled"}, team_id="T0AAA", event_id="EvGone3")
+    assert running.sender.post(gone, content_type="application/json").status == 200
+    fake_slack.reset()
+    clock.run_pass(DIGEST_AT)  # the manager's digest falls due
+    clock.run_pass(MONDAY_10_UTC)  # and everyone's nudge
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0BBB": 1}
+    assert [c.method for c in fake_slack.calls if oauth.workspace_of(c.token) is None] == []  # no empty token
+    waiting = plans_and_deliveries(world, "T0AAA")
+    assert waiting == [
+        (REPORT, None, False, None),
+        (MANAGER, None, False, None),
+        (REPORT, "pending", 0, None, None),  # scheduled, never claimed
+        (MANAGER, "pending", 0, None, None),
+        ("pending", 0, None),  # the digest, too
+    ]
+    clock.run_pass(MONDAY_10_UTC + timedelta(minutes=1))
+    assert plans_and_deliveries(world, "T0AAA") == waiting  # a second pass changes nothing either
+
+    page = install(running, "T0AAA")  # back within the grace period
+    assert "ladderbot is installed" in page.html
+    with world.sessions() as session:
+        assert session.execute(select(WorkspaceRemoval)).all() == []
+    fake_slack.reset()
+    clock.run_pass(MONDAY_10_UTC + timedelta(minutes=2))
+    new_token = oauth.tokens_of("T0AAA")[-1]
+    posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.response.get("ok")]
+    assert len(posts) == 3 and {c.token for c in posts} == {new_token}  # two nudges and the digest
+    *_, alice, manager, digest = plans_and_deliveries(world, "T0AAA")
+    assert (alice[1], manager[1], digest[0]) == ("sent", "sent", "sent")
+
+
+def test_a_dead_token_fails_the_send_but_pauses_nobody(running, world, oauth, fake_slack, content):
+    """If Slack refuses the workspace's token itself (revoked, and the event not yet arrived), the nudge fails
+    but the person stays active: it was not their doing."""
+    install(running, "T0AAA")
+    world.add("U1", team="T0AAA")
+    oauth.revoke("T0AAA")  # no app_uninstalled event follows
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, world.sessions)
+    report = clock.run_pass(MONDAY_10_UTC)
+    assert report.failed == 1 and report.sent == 0
+    ((user, reason, stopped, paused), (_, status, _, _, error)) = plans_and_deliveries(world, "T0AAA")
+    assert (user, reason, stopped, paused) == ("U1", None, False, None)
+    assert (status, error) == ("failed", "token_revoked")
 
 
 def test_two_clocks_refresh_an_expiring_token_once(running, world, oauth, fake_slack, content):

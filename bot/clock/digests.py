@@ -37,6 +37,7 @@ from bot.clock.outbox import (
     open_dm,
     outcome_unknown,
     owed_row,
+    sending_rows,
     slack_error,
     too_late,
     unknown_outcome,
@@ -127,7 +128,9 @@ class DigestJob:
     def _claim(self, now: datetime, lease: Lease) -> list[tuple[int, str]]:
         token = new_claim_token()
         with self.session_factory.begin() as session:
-            claim(session, DigestDelivery, now, BATCH, token, at=lease.clock(), lease=lease.length)
+            # never a digest of a workspace that left (outbox.still_installed): it waits for a reinstall
+            within = sending_rows(DigestDelivery)
+            claim(session, DigestDelivery, now, BATCH, token, at=lease.clock(), lease=lease.length, within=within)
             ids = session.execute(select(DigestDelivery.id).where(DigestDelivery.claim_token == token)).scalars().all()
         if ids:
             lease.hold(DigestDelivery, token)

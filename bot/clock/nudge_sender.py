@@ -25,6 +25,7 @@ from bot.clock.outbox import (
     LEASE,
     MAX_ATTEMPTS,
     PERMANENT_ERRORS,
+    TOKEN_ERRORS,
     Backoff,
     Lease,
     claim,
@@ -35,7 +36,9 @@ from bot.clock.outbox import (
     new_claim_token,
     open_dm,
     outcome_unknown,
+    sending_rows,
     slack_error,
+    still_installed,
     too_late,
     unknown_outcome,
 )
@@ -140,14 +143,22 @@ class NudgeSender:
     ) -> list[ClaimedNudge]:
         """Due (or stale) rows, stamped with a new token in one transaction and held under `lease` from then
         on (none: a claim that is never renewed, as a clock that dies right after makes): up to one batch, or
-        with `wanted` (workspace id -> how many) that many of each workspace."""
+        with `wanted` (workspace id -> how many) that many of each workspace. Never rows of a workspace that
+        left (outbox.still_installed)."""
         token = new_claim_token()
         with self.session_factory.begin() as session:
             at, length = (lease.clock(), lease.length) if lease is not None else (now, LEASE)
             if wanted is None:
-                claim(session, Delivery, now, self.batch_size, token, at=at, lease=length)
+                claim(
+                    session, Delivery, now, self.batch_size, token, at=at, lease=length, within=sending_rows(Delivery)
+                )
             for workspace_id, count in (wanted or {}).items():
-                of_workspace = Delivery.person_id.in_(select(Person.id).where(Person.workspace_id == workspace_id))
+                # still installed now, not only when `wanted` was drawn up (an uninstall may have come since)
+                of_workspace = Delivery.person_id.in_(
+                    select(Person.id)
+                    .join(Workspace, Workspace.id == Person.workspace_id)
+                    .where(Person.workspace_id == workspace_id, still_installed())
+                )
                 claim(session, Delivery, now, count, token, at=at, lease=length, within=of_workspace)
             claimed = load_claimed(session, token)
         if lease is not None and claimed:
@@ -205,8 +216,8 @@ class NudgeSender:
             if pause is not None:  # a 429: nothing was posted, and it is not a failure
                 return SendResult(item, "paced", retry_in=pause, rate_limited=True, new_channel=opened)
             error = slack_error(exc)
-            if error in PERMANENT_ERRORS:
-                return SendResult(item, "failed", error=error, unreachable=True)
+            if error in PERMANENT_ERRORS:  # a dead token is not the person's doing: they stay active
+                return SendResult(item, "failed", error=error, unreachable=error not in TOKEN_ERRORS)
             # Slack answered, so nothing was posted by this call; the last try's outcome is still open if unchecked
             return replace(retry_or_give_up(item, error, known=not pending_check), new_channel=opened)
         except OSError as exc:  # a timeout or dropped connection: the post may have reached Slack

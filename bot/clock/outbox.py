@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.pacing import retry_after
 from bot.schedule import week_key
-from bot.storage.models import Delivery, DigestDelivery, Person, Workspace
+from bot.storage.models import Delivery, DigestDelivery, Person, Workspace, WorkspaceRemoval
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ PERMANENT_ERRORS = frozenset(
         "ekm_access_denied",
     }
 )
+
+# ...of which these say our token is dead (a workspace that left, a revoked or bad token), not that the person
+# cannot be reached: the send fails, but nobody is marked unreachable (that would need each person's /growth
+# resume once the workspace installs again or the token is fixed).
+TOKEN_ERRORS = frozenset({"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive"})
 
 # The `error` of an attempt that may have reached Slack without an answer (a timeout, a dropped connection, a
 # clock that died mid-send): the only case where the next attempt reads the DM's history before sending.
@@ -156,15 +161,35 @@ def claimable(model: OutboxModel, now: datetime, at: datetime, lease: timedelta)
     )
 
 
+def still_installed() -> ColumnElement[bool]:
+    """Workspaces the clock sends for: every one but those that left (several workspaces over OAuth: an
+    `app_uninstalled` or `tokens_revoked` removed the installation, and the data waits out its grace period,
+    bot.install). Their rows are not claimed, so none fails and nobody is paused for want of a token; a
+    reinstall within the grace period ends the removal, and the next pass sends what is still due (a row more
+    than LATE_LIMIT late is recorded missed, as after any stop). With one static token nothing is ever removed.
+
+    Keyed by the removal rather than by "has an installation row", so the clock needs no word of the mode: a
+    workspace is stored under its installation's key (bot.install.install_key), which is the removal's too."""
+    return ~select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.install_key == Workspace.team_id).exists()
+
+
+def sending_rows(model: OutboxModel) -> ColumnElement[bool]:
+    """Rows of `model` whose person's workspace the clock still sends for (`still_installed`)."""
+    return model.person_id.in_(
+        select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
+    )
+
+
 def claimable_workspaces(now: datetime, at: datetime, lease: timedelta) -> Select[int, str]:
-    """(workspace id, team id) of every workspace with weekly nudges a claim would take."""
+    """(workspace id, team id) of every workspace still installed with weekly nudges a claim would take."""
     return (
         select(Workspace.id, Workspace.team_id)
         .where(
             select(Delivery.id)
             .join(Person, Person.id == Delivery.person_id)
             .where(Person.workspace_id == Workspace.id, claimable(Delivery, now, at, lease))
-            .exists()
+            .exists(),
+            still_installed(),
         )
         .order_by(Workspace.id)
     )

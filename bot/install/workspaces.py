@@ -143,10 +143,13 @@ class Installs:
 
     def removed(self, key: str, reason: str, now: datetime | None = None) -> None:
         """The app was uninstalled from `key` (a workspace or an organisation) or its bot token revoked: the
-        installation goes now, the data when the grace period is over."""
+        installation goes now, the data when the grace period is over. Until then the clock sends nothing for
+        it (bot.clock.outbox.still_installed); a new install ends the removal (EncryptedInstallationStore.save)
+        and the clock sends again."""
         now = now or utcnow()
-        self.store.delete_key(key)
+        # one transaction: the clock never sees the installation gone without the removal that stops its sends
         with self.session_factory.begin() as session:
+            session.execute(delete(Installation).where(Installation.install_key == key))
             existing = session.get(WorkspaceRemoval, key)
             if existing is None:
                 session.add(
