@@ -20,6 +20,8 @@ from handlers import register_all
 
 logger = logging.getLogger(__name__)
 
+LISTENER_THREADS = 5  # threads a process runs lazy listeners (follow-ups after the ack) on: Bolt's default
+
 
 class _DropClientTokenWarning(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the client we
@@ -55,17 +57,18 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         bolt_logger.addFilter(_DropClientTokenWarning())
     # several workspaces (OAuth): Bolt's install pages and per-request authorization on bot.install's stores
     install = services.install
-    multi: dict[str, Any] = (
-        {}
-        if install is None
-        else {"oauth_settings": install.oauth_settings(), "listener_executor": ContextExecutor(max_workers=5)}
-    )
+    multi: dict[str, Any] = {} if install is None else {"oauth_settings": install.oauth_settings()}
     app = _ObservedApp(
-        client=client or make_web_client(services.settings),
+        # every Slack call of the listeners is counted by method and error: Bolt builds each request's client
+        # with a copy of this one's retry handlers, the meter first among them (bot.metrics.SlackCallMeter)
+        client=metrics.meter(client or make_web_client(services.settings)),
         signing_secret=services.settings.slack_signing_secret,
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # unmatched requests reach on_error, which acks them
         logger=bolt_logger,
+        # lazy listeners run in a copy of the request thread's context: its log ids (bot.logs) and, with
+        # several workspaces, its installation (bot.install.routing) go with them
+        listener_executor=ContextExecutor(max_workers=LISTENER_THREADS),
         **multi,
     )
     if install is not None:

@@ -1,7 +1,9 @@
 """What ladderbot counts for Prometheus: requests, Slack API calls, the clock's sends and passes, token refreshes.
 
 The metrics are defined here, in a module every layer may import, and incremented where things happen: Bolt
-requests in bot.app, Slack calls in the paced client (bot.clock.pacing), clock passes in bot.clock.scheduler.
+requests in bot.app, Slack calls in the paced client (bot.clock.pacing) and, for the clients Bolt gives listeners,
+by a `SlackCallMeter` on the App's client (bot.app), clock passes in bot.clock.scheduler, token refreshes in
+bot.install.store.
 bot.web.metrics serves them at GET /metrics, adds the gauges read from the database at each scrape (nudges and
 digests pending, the clock's lag) and, under gunicorn's several processes, adds up every process's values
 (prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR must be set before this module is imported,
@@ -13,10 +15,16 @@ an id or a text, so the number of series stays small.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from slack_sdk import WebClient
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 # seconds: a command's ack must come within Slack's 3 s; a pass may run for minutes at Slack's pace
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
@@ -50,7 +58,11 @@ NUDGES = Counter(
     "Weekly nudges by outcome: sent, recovered (found delivered after a crash), retrying, failed, missed, lost",
     ["outcome"],
 )
-DIGESTS = Counter("ladderbot_digests", "Weekly team digests by outcome: sent, failed (or to be retried)", ["outcome"])
+DIGESTS = Counter(
+    "ladderbot_digests",
+    "Weekly team digests by outcome: sent, failed (or to be retried), missed (too late to send)",
+    ["outcome"],
+)
 REMINDERS = Counter("ladderbot_reminders_sent", "'Remind me tomorrow' reminders sent")
 PACED = Counter(
     "ladderbot_sends_paced",
@@ -130,6 +142,64 @@ def request_done(body: Mapping[str, Any] | None, status: int, outcome: str | Non
 def slack_call(method: str, error: str | None) -> None:
     """One Slack Web API call answered (`error`: None when ok, else Slack's error code)."""
     SLACK_CALLS.labels(method=_label(method), error=_label(error) if error else "none").inc()
+
+
+class SlackCallMeter(RetryHandler):
+    """Counts every answer Slack's Web API gives a WebClient (`slack_call`), retried attempts included (each 429
+    is one 'ratelimited'), and never retries anything itself.
+
+    slack_sdk's WebClient asks its retry handlers, in order, after every attempt of every call (a 200 too), until
+    one of them retries: a meter first in the list sees each attempt once and leaves the decision to the handlers
+    after it. Bolt gives each request's listeners a WebClient of its own, built with a copy of the App client's
+    retry handlers (slack_bolt.App._init_context), and lazy listeners get that same client: so `meter(client)` on
+    the client passed to App counts the calls of every listener (views.open, views.publish, users.info...) with no
+    change to Bolt. The clock's paced client counts its calls in its own api_call (bot.clock.pacing) and has no
+    meter. File uploads to the URL files.getUploadURLExternal returns are not Web API calls and are not counted."""
+
+    def __init__(self, base_url: str):
+        super().__init__(max_retry_count=0)
+        self.base_url = base_url
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.startswith(self.base_url):
+            method = request.url[len(self.base_url) :].split("?", 1)[0]
+            slack_call(method, answer_error(response))
+        return False
+
+
+def answer_error(response: HttpResponse | None) -> str | None:
+    """Slack's error code in an answer: None when ok, 'ratelimited' for a 429, 'connection' for no answer."""
+    if response is None:
+        return "connection"
+    if response.status_code == 429:
+        return "ratelimited"
+    body = response.body
+    if body is None and response.data:
+        try:
+            body = json.loads(response.data)
+        except ValueError:
+            body = None
+    if isinstance(body, Mapping):
+        if body.get("ok") and response.status_code < 400:
+            return None
+        if body.get("error"):
+            return str(body["error"])
+    return f"http_{response.status_code}" if response.status_code >= 400 else "unknown"
+
+
+def meter(client: WebClient) -> WebClient:
+    """Put a `SlackCallMeter` first among `client`'s retry handlers (once), so its calls, and those of the clients
+    Bolt builds from it, are counted."""
+    if not any(isinstance(h, SlackCallMeter) for h in client.retry_handlers):
+        client.retry_handlers = [SlackCallMeter(client.base_url), *client.retry_handlers]
+    return client
 
 
 def clock_pass_done(

@@ -1,6 +1,7 @@
-"""GET /metrics from the real server: signed requests, a clock pass and Slack calls counted, added up over
-gunicorn's processes (WEB_CONCURRENCY=2, prometheus_client's multiprocess mode), kept when a worker dies,
-and the clock's backlog read from the database; on SQLite and PostgreSQL."""
+"""GET /metrics from the real server: signed requests, a clock pass and Slack calls counted (the clock's and those
+Bolt's listeners make), added up over gunicorn's processes (WEB_CONCURRENCY=2, prometheus_client's multiprocess
+mode), kept when a worker dies, and the clock's backlog read from the database; on SQLite and PostgreSQL. A
+digest found too late is reported and counted as missed."""
 
 from __future__ import annotations
 
@@ -9,16 +10,22 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
 
 from bot import metrics
 from tests import factories
+from tests.clockworld import World
 from tests.pg import free_port
 from tests.server import ROOT, RunningServer, server_env, start_server
-from tests.slack_requests import SlackSender, slash_command_body
+from tests.slack_requests import SlackSender, event_body, slash_command_body
+from tests.test_digest import DIGEST_AT, build_team
 from tests.waiting import wait_until
 
 COMMANDS = 8
@@ -174,3 +181,86 @@ def test_a_clock_process_serves_its_own_metrics(fake_slack, database_url, conten
     finally:
         clock.send_signal(signal.SIGTERM)
         clock.wait(20)
+
+
+def home_opened(user: str) -> bytes:
+    event = {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home", "event_ts": "1.2"}
+    return event_body(event, event_id="Ev" + uuid.uuid4().hex[:10])
+
+
+def test_calls_made_by_bolts_listeners_are_counted(fake_slack, database_url):
+    """The App Home is published by a lazy listener with the client Bolt gives it (not the paced client): each
+    views.publish is counted, a 429 that Bolt's client waits out and sends again included."""
+    running = start_server(fake_slack.url, database_url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"])
+    user = "U" + uuid.uuid4().hex[:8].upper()
+    try:
+        assert running.sender.post(home_opened(user), content_type="application/json").status == 200
+        fake_slack.wait_for_calls("views.publish", 1, timeout=20)
+
+        def counted(ok: float, limited: float) -> dict:
+            samples = scrape(running)
+            seen = (
+                value(samples, "ladderbot_slack_api_calls_total", method="views.publish", error="none"),
+                value(samples, "ladderbot_slack_api_calls_total", method="views.publish", error="ratelimited"),
+            )
+            return samples if seen == (ok, limited) else {}
+
+        wait_until(lambda: counted(1, 0), timeout=20, what="the first views.publish counted")
+
+        fake_slack.fail("views.publish", status=429, retry_after=1, times=1)
+        fake_slack.fail("users.info", error="user_not_found", times=1)  # in case the listener looks the user up
+        assert running.sender.post(home_opened(user), content_type="application/json").status == 200
+        fake_slack.wait_for_calls("views.publish", 3, timeout=20)  # the 429, then the publish that went
+        samples = wait_until(lambda: counted(2, 1), timeout=20, what="the 429 and the second publish counted")
+        # the listener's calls are counted where they were made, not as the clock's: no paced client was used
+        assert value(samples, "ladderbot_sends_paced_total") == 0
+    finally:
+        running.stop()
+    assert len(fake_slack.calls_to("views.publish")) == 3
+
+
+def test_the_meter_reads_slacks_answers():
+    def answer(status: int, body: dict | None = None, data: bytes | None = None) -> str | None:
+        return metrics.answer_error(HttpResponse(status_code=status, headers={}, body=body, data=data))
+
+    assert answer(200, {"ok": True}) is None
+    assert answer(200, {"ok": False, "error": "invalid_auth"}) == "invalid_auth"
+    assert answer(429, data=b'{"ok": false, "error": "ratelimited"}') == "ratelimited"
+    assert answer(500, data=b'{"ok": false, "error": "fatal_error"}') == "fatal_error"
+    assert answer(503, data=b"<html>down</html>") == "http_503"
+    assert answer(200, {}) == "unknown"
+    assert metrics.answer_error(None) == "connection"
+
+    meter = metrics.SlackCallMeter("https://slack.example/api/")
+    before = REGISTRY.get_sample_value("ladderbot_slack_api_calls_total", {"method": "team.info", "error": "none"})
+    elsewhere = HttpRequest(method="POST", url="https://files.example/upload/v1/abc", headers={})
+    api = HttpRequest(method="POST", url="https://slack.example/api/team.info?x=1", headers={})
+    ok = HttpResponse(status_code=200, headers={}, body={"ok": True})
+    assert meter.can_retry(state=None, request=elsewhere, response=ok) is False  # type: ignore[arg-type]
+    assert meter.can_retry(state=None, request=api, response=ok) is False  # type: ignore[arg-type]
+    after = REGISTRY.get_sample_value("ladderbot_slack_api_calls_total", {"method": "team.info", "error": "none"})
+    assert (after or 0) - (before or 0) == 1  # the upload URL is no Web API method: not counted
+
+
+def test_a_missed_digest_is_reported_and_counted(world: World) -> None:
+    build_team(world)
+    labels = {"outcome": "missed"}
+    before = REGISTRY.get_sample_value("ladderbot_digests_total", labels) or 0.0
+    report = world.clock.run_pass(DIGEST_AT + timedelta(days=4))  # the clock was down for days
+    assert (report.digests_missed, report.digests_sent, report.digests_failed) == (1, 0, 0)
+    assert report.busy
+    assert REGISTRY.get_sample_value("ladderbot_digests_total", labels) == before + 1
+    assert world.clock.run_pass(DIGEST_AT + timedelta(days=4, minutes=1)).digests_missed == 0  # counted once
+
+
+def test_a_digest_retried_until_too_late_is_reported_and_counted_as_missed(world: World) -> None:
+    build_team(world)
+    world.fake.fail("chat.postMessage", error="internal_error", times=-1)
+    first = world.clock.run_pass(DIGEST_AT)
+    assert (first.digests_scheduled, first.digests_failed, first.digests_missed) == (1, 1, 0)  # to be retried
+    world.fake.clear_faults()
+    labels = {"outcome": "missed"}
+    before = REGISTRY.get_sample_value("ladderbot_digests_total", labels) or 0.0
+    late = world.clock.run_pass(DIGEST_AT + timedelta(days=4))  # its retry comes days later: too late to send
+    assert (late.digests_missed, late.digests_sent) == (1, 0)
+    assert REGISTRY.get_sample_value("ladderbot_digests_total", labels) == before + 1

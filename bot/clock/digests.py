@@ -122,6 +122,8 @@ class DigestJob:
                         .returning(DigestDelivery.status)
                     ).all()
                     report.digests_scheduled += sum(1 for (status,) in inserted if status == "pending")
+                    # a week whose digest fell due more than LATE_LIMIT ago (the clock was down): recorded missed
+                    report.digests_missed += sum(1 for (status,) in inserted if status == "missed")
             if len(plans) < BATCH:
                 return
 
@@ -178,7 +180,8 @@ class DigestJob:
         check = pending_check = outcome_unknown(last_error)
         channel = digest_channel or dm_channel
         if too_late(due_at, now):
-            self._write(digest_id, token, status="missed", error="too_late", claim_token=None)
+            if self._write(digest_id, token, status="missed", error="too_late", claim_token=None):
+                report.digests_missed += 1
             return
         if not summary.reports and not summary.pending:
             self._write(digest_id, token, status="empty", claim_token=None)  # nobody to report on: no DM

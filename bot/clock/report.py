@@ -21,6 +21,7 @@ class PassReport:
     digests_scheduled: int = 0
     digests_sent: int = 0
     digests_failed: int = 0  # failed or to be retried
+    digests_missed: int = 0  # found too late to send (the clock was down for days): recorded as missed, not sent
     would_send: list[tuple[str, str, str]] = field(default_factory=list)  # dry run: (user, week, prompt)
     # seconds between each nudge's due time and its post, in the pass's frame (its `now` plus the time since)
     lateness: list[float] = field(default_factory=list, repr=False)
@@ -32,7 +33,9 @@ class PassReport:
     @property
     def busy(self) -> bool:
         """Whether the pass did anything worth a log line."""
-        return bool(self.scheduled or self.sent or self.failed or self.retrying or self.digests_scheduled)
+        return bool(
+            self.scheduled or self.sent or self.failed or self.retrying or self.digests_scheduled or self.digests_missed
+        )
 
     def late(self, percent: float) -> float | None:
         """The nearest-rank percentile of the sent nudges' lateness in seconds (100: the latest); None if none."""

@@ -85,7 +85,7 @@ class Clock:
         metrics.clock_pass_done(
             time.monotonic() - started,
             nudges={outcome: getattr(report, outcome) for outcome in outcomes},
-            digests={"sent": report.digests_sent, "failed": report.digests_failed},
+            digests={"sent": report.digests_sent, "failed": report.digests_failed, "missed": report.digests_missed},
             reminders=report.reminders,
             paced=report.paced,
             lateness=report.lateness,
