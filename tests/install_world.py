@@ -54,9 +54,12 @@ def oauth_settings(fake: FakeSlack, database_url: str, keys: tuple[str, ...] = (
     )
 
 
-def start_oauth_server(fake: FakeSlack, database_url: str) -> RunningServer:
+def start_oauth_server(fake: FakeSlack, database_url: str, **extra_env: str) -> RunningServer:
     server = start_server(
-        fake.url, database_url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"], **oauth_env(fake)
+        fake.url,
+        database_url,
+        command=[sys.executable, "-m", "bot", "serve", "--no-clock"],
+        **{**oauth_env(fake), **extra_env},
     )
     oauth_of(fake.state).redirect_url = f"http://127.0.0.1:{server.port}/slack/oauth_redirect"
     return server

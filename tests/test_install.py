@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -187,3 +188,90 @@ def test_a_reused_or_forged_state_stores_nothing(running, engine):
     forged = Browser().get(first.url.replace("state=", "state=forged"))
     assert forged.status >= 400 and "was not installed" in forged.html
     assert raw_rows(engine, "installations") == []
+
+
+def test_tokens_revoked_removes_the_installation_only_for_a_bot_token_and_only_its_own(
+    running, oauth, fake_slack, engine
+):
+    """`tokens_revoked` through a signed event: a revoked user token leaves the bot installed; a forged event
+    removes nothing; the bot token's revocation removes that workspace's installation, never the other's."""
+    install(running, "T0AAA")
+    install(running, "T0BBB")
+    running.sender.command("/growth", "level staff", team_id="T0AAA", user_id="U1")
+    users_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U0INSTALLER"]}}
+    reply = running.sender.post(
+        event_body(users_only, team_id="T0AAA", event_id="EvRev1"), content_type="application/json"
+    )
+    assert reply.status == 200
+    bot = {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}}
+    forged = running.sender.post(
+        event_body(bot, team_id="T0BBB", event_id="EvRev2"), content_type="application/json", signature="v0=" + "0" * 64
+    )
+    assert forged.status == 401
+    with engine.connect() as connection:
+        assert sorted(connection.execute(select(Installation.install_key)).scalars()) == ["T0AAA", "T0BBB"]
+        assert connection.execute(select(WorkspaceRemoval)).all() == []
+
+    oauth.revoke("T0AAA")
+    reply = running.sender.post(event_body(bot, team_id="T0AAA", event_id="EvRev3"), content_type="application/json")
+    assert reply.status == 200
+    with engine.connect() as connection:
+        assert connection.execute(select(Installation.install_key)).scalars().all() == ["T0BBB"]
+        (removal,) = connection.execute(select(WorkspaceRemoval)).all()
+        assert (removal.install_key, removal.reason) == ("T0AAA", "tokens_revoked")
+        assert connection.execute(select(Workspace.team_id).where(Workspace.team_id == "T0AAA")).all()  # kept
+    reply = running.sender.command("/growth", "", team_id="T0AAA", user_id="U1", response_url=fake_slack.response_url())
+    assert "staff" not in reply.body.decode()
+    assert "no longer available" in fake_slack.wait_for_responses(1)[0]["text"]
+    assert "Senior" in answer_text(running.sender.command("/ladder", "senior", team_id="T0BBB", user_id="U1"))
+
+
+@pytest.fixture
+def two_processes(fake_slack, database_url, oauth):
+    server = start_oauth_server(fake_slack, database_url, WEB_CONCURRENCY="2")
+    yield server
+    server.stop()
+
+
+def test_a_request_refreshes_an_expiring_token_once_through_bolts_authorize(two_processes, oauth, fake_slack):
+    """Signed requests arriving at once at two server processes, for a workspace whose rotating token is about
+    to expire: Bolt's authorize step asks the installation store, which refreshes the token under the row's
+    lock, exactly once; every request is authorized and answered with the new token."""
+    running = two_processes
+    oauth.token_lifetime = 60  # inside Bolt's two-hour refresh window from the start
+    install(running, "T0AAA")
+    (old_token,) = oauth.tokens_of("T0AAA")
+    oauth.token_lifetime = 43_200
+    engine = db.make_engine(running.database_url)
+    try:
+        (before,) = raw_rows(engine, "installations")
+        fake_slack.reset()
+        barrier = threading.Barrier(6)
+        replies: list = []
+
+        def ask(n: int) -> None:
+            barrier.wait()
+            replies.append(running.sender.command("/ladder", "senior", team_id="T0AAA", user_id=f"U{n}"))
+
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(replies) == 6 and all("Senior" in answer_text(reply) for reply in replies)
+
+        refreshes = [c for c in fake_slack.calls_to("oauth.v2.access") if c.params.get("grant_type") == "refresh_token"]
+        assert oauth.refreshes == 1 and len(refreshes) == 1 and refreshes[0].response["ok"]
+        new_token = refreshes[0].response["access_token"]
+        assert new_token != old_token
+        tested = fake_slack.calls_to("auth.test")
+        assert tested and {c.token for c in tested} == {new_token}  # the old token was never used again
+        (after,) = raw_rows(engine, "installations")
+        assert after["refreshed_at"] is not None and after["bot_token_expires_at"] > before["bot_token_expires_at"]
+        assert new_token not in json.dumps(after, default=str)  # sealed at rest, as at install
+
+        fake_slack.reset()  # the fresh token is not refreshed again
+        assert "Senior" in answer_text(running.sender.command("/ladder", "senior", team_id="T0AAA", user_id="U9"))
+        assert oauth.refreshes == 1 and fake_slack.calls_to("oauth.v2.access") == []
+    finally:
+        engine.dispose()
