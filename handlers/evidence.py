@@ -29,7 +29,9 @@ def register(app: App, services: Services) -> None:
     def open_from_message(body: Payload, client: WebClient) -> None:
         team_id, user_id = request_ids(body)
         channel = str((body.get("channel") or {}).get("id") or "")
-        desk.open_save_modal(client, body["trigger_id"], team_id, user_id, body.get("message") or {}, channel)
+        domain = str((body.get("team") or {}).get("domain") or "")  # for a link when chat.getPermalink fails
+        message = body.get("message") or {}
+        desk.open_save_modal(client, body["trigger_id"], team_id, user_id, message, channel, domain)
         services.people.seen(team_id, user_id)  # the shortcut can be a first use
 
     app.shortcut(CallbackId.SAVE_AS_EVIDENCE)(ack=just_ack, lazy=[open_from_message])

@@ -11,6 +11,7 @@ import pytest
 from bot.blocks import evidence as rb
 from bot.blocks import kit as bk
 from bot.blocks.team import build_team_summary
+from bot.evidence.desk import fallback_permalink
 from bot.evidence.expectations import expectations_for, group_matching, groups_for
 from bot.evidence.packet import EvidenceRow, NoteRow, _PacketPDF, assemble, markdown, pdf
 from bot.evidence.suggest import prompt_for_gap, scorer_for, stem
@@ -145,3 +146,39 @@ def test_the_team_summary_counts_evidence_per_report_and_never_shows_it(content)
     assert [(r.user_id, r.evidence) for r in summary.reports] == [("UALICE", 3), ("UBOB", 0)]
     text = json.dumps(build_team_summary(content, summary).blocks)
     assert "3 evidence items" in text and text.count("evidence item") == 1
+
+
+def test_the_team_summary_counts_evidence_for_a_report_with_no_plan_too(content):
+    plan = PlanFacts("mid", "senior", ("api",), "active")
+    reports = (ReportRow(1, "UALICE", None), ReportRow(2, "UBOB", None), ReportRow(3, "UCARA", plan))
+    summary = summarise(TeamRows("UMGR", reports, evidence={1: 1, 3: 2}), NOW, content)
+    text = json.dumps(build_team_summary(content, summary).blocks, ensure_ascii=False)
+    assert "<@UALICE>: no plan yet · 1 evidence item" in text
+    assert "<@UBOB>: no plan yet" in text and "<@UBOB>: no plan yet ·" not in text  # nothing logged: no count
+    assert "2 evidence items" in text
+
+
+def test_a_fallback_permalink_is_built_only_from_parts_that_look_like_slacks():
+    assert (
+        fallback_permalink("acme-eng", "C0ENG", "1732360000.123400")
+        == "https://acme-eng.slack.com/archives/C0ENG/p1732360000123400"
+    )
+    for domain, channel, ts in (
+        ("", "C0ENG", "1.2"),
+        ("evil.example/x", "C0ENG", "1.2"),
+        ("acme", "C0ENG/../x", "1.2"),
+        ("acme", "C0ENG", "1.2?x=1"),
+        ("acme", "", "1.2"),
+        ("acme", "C0ENG", ""),
+    ):
+        assert fallback_permalink(domain, channel, ts) == "", (domain, channel, ts)
+
+
+def test_the_packet_shows_authors_by_name_and_escapes_them(content):
+    level = content.level("senior")
+    rows = [EvidenceRow(NOW, "Thanks for the alert", "", "", "U0SAM", ("area:api",))]
+    packet = assemble(content, level, "Alice", rows, [], [], NOW)
+    assert packet.authors() == {"U0SAM"}
+    named = packet.with_author_names({"U0SAM": "Sam *Lee*"})
+    assert "(message by Sam \\*Lee\\*)" in markdown(named) and "U0SAM" not in markdown(named)
+    assert "(message by U0SAM)" in markdown(packet.with_author_names({}))  # no name known: the id

@@ -16,8 +16,10 @@ from bot.blocks.growth import build_nudge
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.storage import engine as db
 from bot.storage import people as repo
-from bot.storage.models import Evidence
+from bot.storage.models import DigestPlan, Evidence
+from tests.pdf_text import pdf_text
 from tests.slack_requests import event_body, view_submission_body
+from tests.test_growth_server import run_clock_at
 from tests.test_team_server import Slack, team  # noqa: F401 - the team fixture: a manager, alice accepted, bob pending
 from tests.waiting import wait_until
 
@@ -44,13 +46,14 @@ def message_action_body(
     team_id: str = "T0001",
     channel_id: str = "C0ENG",
     response_url: str = "https://hooks.slack.test/actions/2",
+    team_domain: str = "fake",
 ) -> bytes:
     """A message shortcut's payload, as Slack sends it."""
     payload = {
         "type": "message_action",
         "token": "verification-token-unused",
         "action_ts": f"{time.time():.6f}",
-        "team": {"id": team_id, "domain": "fake"},
+        "team": {"id": team_id, "domain": team_domain},
         "user": {"id": user_id, "username": user_id.lower(), "team_id": team_id, "name": user_id.lower()},
         "channel": {"id": channel_id, "name": "eng"},
         "is_enterprise_install": False,
@@ -78,9 +81,9 @@ def items_of(dbs, user: str, team_id: str = "T0001") -> list[Evidence]:
         return list(session.execute(select(Evidence).where(Evidence.person_id == person.id)).scalars())
 
 
-def open_modal(slack, user: str, message: dict, channel_id: str = "C0ENG") -> dict:
+def open_modal(slack, user: str, message: dict, channel_id: str = "C0ENG", team_domain: str = "fake") -> dict:
     before = len(slack.fake.calls_to("views.open"))
-    reply = slack.server.sender.post(message_action_body(user, message, channel_id=channel_id))
+    reply = slack.server.sender.post(message_action_body(user, message, channel_id=channel_id, team_domain=team_domain))
     assert reply.status == 200 and reply.body in (b"", b"{}"), reply.body
     calls = slack.fake.wait_for_calls("views.open", before + 1)
     return view_of(calls[before])
@@ -226,6 +229,8 @@ def test_the_packet_goes_to_the_dm_and_is_shared_only_with_an_accepted_follower(
     assert markdown.startswith("# Promotion packet: toward Senior Backend Engineer")
     assert "Alice Example" in markdown and "Grafana alert" in markdown and "## Coverage and gaps" in markdown
     assert "Try:" in markdown and pdf.startswith(b"%PDF-") and len(pdf) > 5000
+    printed = pdf_text(pdf)  # what the PDF shows, read back, so the refusal tests can read others' PDFs too
+    assert "Alice Example" in printed and "Grafana alert" in printed and "Evidence for 1 of 26" in printed
     sent = wait_until(lambda: [m for m in fake_slack.messages_to(dm) if "packet_share" in json.dumps(m.get("blocks"))])
     buttons = [e for b in sent[-1]["blocks"] for e in [b.get("accessory") or {}] if e.get("action_id")]
     assert [b["value"] for b in buttons] == [f"{manager}:senior"]  # the accepted follower only, not bob
@@ -391,3 +396,161 @@ def test_enter_in_the_note_suggests_again_from_the_message_and_the_note(slack, d
     assert slack.server.sender.post(body).status == 200
     [item] = items_of(dbs, alice)
     assert (item.note, item.expectation_keys) == (note, ["dimension:impact:4"])
+
+
+def packet_files(slack, user: str) -> tuple[str, str]:
+    """Run /growth packet as `user`; (the Markdown, the PDF's text) of the packet in their DM."""
+    dm = "D" + user[1:]
+
+    def uploaded() -> list[tuple[str, bytes]]:  # in upload order: a second packet has the same file names
+        return [(f["name"], slack.fake.uploads[fid]) for fid, f in slack.fake.files.items() if dm in f["channels"]]
+
+    before = len(uploaded())
+    answer = slack.lazy(user, "packet")
+    assert "in your DM" in answer, answer
+    files = wait_until(lambda: uploaded()[before:] if len(uploaded()) == before + 2 else None)
+    markdown = next(v for k, v in files if k.endswith(".md")).decode()
+    pdf = next(v for k, v in files if k.endswith(".pdf"))
+    return markdown, pdf_text(pdf)
+
+
+def home_of(slack, user: str) -> str:
+    """The App Home published for `user` when they open it."""
+    calls = slack.fake.calls_to("views.publish")
+    before = len([c for c in calls if c.params["user_id"] == user])
+    event = {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home"}
+    assert slack.server.sender.post(event_body(event), content_type="application/json").status == 200
+    published = slack.fake.wait_for_calls("views.publish", before + 1, where=lambda c: c.params["user_id"] == user)
+    return json.dumps(view_of(published[-1]), ensure_ascii=False)
+
+
+def test_nobody_else_gets_alices_evidence_in_their_packet_or_app_home(slack, team):  # noqa: F811
+    manager, alice, bob = team
+    slack.ack(alice, f"evidence add {SECRET}")
+    eve = slack.person("eve")
+    slack.ack(eve, "evidence add Reviewed the billing API change with the payments team")
+    for other in (manager, bob, eve):
+        markdown, printed = packet_files(slack, other)
+        assert markdown.startswith("# Promotion packet") and "Evidence for" in printed  # their own packet
+        assert_nothing_of_alice(markdown)
+        assert_nothing_of_alice(printed)
+        assert "Alice Example" not in markdown + printed
+    assert "billing API change" in packet_files(slack, eve)[0]  # eve's packet holds eve's own evidence
+    for other in (manager, bob, eve):
+        home = home_of(slack, other)
+        assert_nothing_of_alice(home)
+        assert "Your evidence toward" in home  # each sees their own evidence section, not alice's
+    # nothing of alice's reached their DMs either, as a message or a file
+    for other in (manager, bob, eve):
+        assert_nothing_of_alice(json.dumps(slack.fake.messages_to("D" + other[1:])))
+    markdown, printed = packet_files(slack, alice)
+    assert "Grafana alert" in markdown and "Grafana alert" in printed
+    assert "Grafana alert" in home_of(slack, alice)
+
+
+def test_the_weekly_digest_counts_each_reports_evidence_and_never_shows_it(slack, team, server, content, dbs):  # noqa: F811
+    manager, alice, bob = team
+    carol = slack.person("carol")  # accepts, logs a win, never makes a plan
+    answer = slack.lazy(manager, f"team add <@{carol}>")
+    assert f"Asked <@{carol}>" in answer
+    slack.answer_invite(carol)
+    slack.ack(alice, f"evidence add {SECRET}")
+    slack.ack(alice, "evidence add Wrote the design doc for moving sessions to Redis")
+    slack.ack(carol, "evidence add Paired with the new hire on her first Grafana dashboard")
+    slack.ack(bob, "evidence add Postmortem of the queue outage, with Grafana panels")  # bob is pending
+    summary = slack.ack(manager, "team")
+    assert f"<@{carol}>: no plan yet · 1 evidence item" in summary and "2 evidence items" in summary
+    assert "Grafana" not in summary and "design doc" not in summary and "Postmortem" not in summary
+    assert "Your team digest comes" in slack.ack(manager, "team digest on friday 16:30")
+    with dbs() as session:
+        person = repo.get_person(session, "T0001", manager)
+        due = session.execute(select(DigestPlan.next_due_at).where(DigestPlan.person_id == person.id)).scalar_one()
+    run_clock_at(server, slack.fake, content, due)
+    [digest] = [m for m in slack.fake.messages_to("D" + manager[1:]) if m.get("metadata")]
+    body = json.dumps(digest, ensure_ascii=False)
+    assert f"<@{alice}>: Mid-level → Senior" in body and "2 evidence items" in body
+    assert f"<@{carol}>: no plan yet · 1 evidence item" in body
+    assert f"<@{bob}>:" not in body and body.count("evidence item") == 2  # bob has not accepted: not counted
+    for secret in ("Grafana", "Postmortem", "design doc", "Redis", "new hire"):
+        assert secret not in body, secret
+    assert_nothing_of_alice(json.dumps(slack.fake.messages_to("D" + manager[1:]), ensure_ascii=False))
+
+
+def markdown_under(markdown: str, heading: str) -> str:
+    """The Markdown between `### heading` and the next heading."""
+    start = markdown.index(f"### {heading}\n")
+    rest = markdown[start + len(heading) + 5 :]
+    ends = [i for i in (rest.find("\n### "), rest.find("\n## ")) if i >= 0]
+    return rest[: min(ends)] if ends else rest
+
+
+def test_a_packet_toward_another_level_maps_the_evidence_to_that_levels_expectations(slack, team, fake_slack, dbs):  # noqa: F811
+    manager, alice, _ = team  # alice: mid, working toward senior
+    slack.ack(alice, f"evidence add {SECRET}")
+    [item] = items_of(dbs, alice)
+    assert item.level == "senior" and item.expectation_keys == [INCIDENT_KEY]
+    answer = slack.lazy(alice, "packet staff")
+    assert "toward Staff Backend Engineer is in your DM" in answer and "Evidence for 1 of 25 expectations" in answer
+    dm = "D" + alice[1:]
+    files = wait_until(lambda: files_in(fake_slack, dm) if len(files_in(fake_slack, dm)) == 2 else None)
+    assert {k.rsplit("-", 3)[0] for k in files} == {"promotion-packet-staff"}
+    markdown = next(v for k, v in files.items() if k.endswith(".md")).decode()
+    assert markdown.startswith("# Promotion packet: toward Staff Backend Engineer")
+    # saved for senior; at staff the suggestion places it (the ladder's keys differ from level to level)
+    assert "Grafana alert" in markdown_under(
+        markdown, "Builds infrastructure strategy and platforms that speed up development."
+    )
+    assert "Has real experience with monitoring" not in markdown  # a senior expectation, not staff's
+    printed = pdf_text(next(v for k, v in files.items() if k.endswith(".pdf")))
+    assert "toward Staff Backend Engineer" in printed and "Grafana alert" in printed
+    # the Share button shares the staff packet, and only with the accepted follower
+    sent = wait_until(lambda: [m for m in fake_slack.messages_to(dm) if "packet_share" in json.dumps(m.get("blocks"))])
+    buttons = [e for b in sent[-1]["blocks"] for e in [b.get("accessory") or {}] if e.get("action_id")]
+    assert [b["value"] for b in buttons] == [f"{manager}:staff"]
+    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:staff", alice)
+    [done] = fake_slack.wait_for_responses(before + 1)[before:]
+    assert f"Shared your packet with <@{manager}>" in done["text"]
+    shared = files_in(fake_slack, "D" + manager[1:])
+    assert (
+        next(v for k, v in shared.items() if k.endswith(".md"))
+        .decode()
+        .startswith("# Promotion packet: toward Staff Backend Engineer")
+    )
+
+
+def test_the_packet_names_message_authors_looking_each_up_once(slack, fake_slack):
+    alice = slack.person("alice", real_name="Alice Example")
+    sam = slack.person("sam", real_name="Sam Lee")
+    ghost = "UGHOST" + alice[-6:]  # left the workspace: users.info answers user_not_found
+    slack.plan(alice, "mid", "security")
+    for author, ts, text, key in (
+        (sam, "1732360000.000100", "Thanks for the postmortem and the Grafana alert on pool usage", INCIDENT_KEY),
+        (sam, "1732360001.000100", "Your design doc for the sessions API made the review easy", "area:api"),
+        (ghost, "1732360002.000100", "Great mentoring of our new junior this week", "dimension:impact:4"),
+    ):
+        view = open_modal(slack, alice, {"type": "message", "user": author, "ts": ts, "text": text})
+        assert submit(slack, alice, view, text, "", [key]).status == 200
+    before = {u: len([c for c in fake_slack.calls_to("users.info") if c.params["user"] == u]) for u in (sam, ghost)}
+    markdown, printed = packet_files(slack, alice)
+    assert "(message by Sam Lee)" in markdown and f"message by {sam}" not in markdown
+    assert f"(message by {ghost})" in markdown  # the lookup failed: the id, and the packet still came
+    assert "message by Sam Lee" in printed and "Alice Example" in printed
+    looked = {
+        u: len([c for c in fake_slack.calls_to("users.info") if c.params["user"] == u]) - before[u] for u in before
+    }
+    assert looked == {sam: 1, ghost: 1}  # once per author per packet, though sam wrote two of the items
+
+
+def test_a_failed_getpermalink_still_gives_the_item_slacks_link(slack, dbs, fake_slack):
+    alice = slack.person("alice")
+    message = {"type": "message", "user": alice, "ts": "1732360000.123400", "text": "Led the incident review"}
+    fake_slack.fail("chat.getPermalink", error="internal_error")
+    view = open_modal(slack, alice, message, team_domain="acme-eng")
+    [call] = fake_slack.calls_to("chat.getPermalink")
+    assert call.response["ok"] is False  # Slack refused; the link is built from the shortcut's payload
+    link = "https://acme-eng.slack.com/archives/C0ENG/p1732360000123400"
+    assert link in json.dumps(view)
+    assert submit(slack, alice, view, message["text"], "", []).status == 200
+    [item] = items_of(dbs, alice)
+    assert item.permalink == link
+    assert link in slack.ack(alice, "evidence")

@@ -150,8 +150,9 @@ def build_lines(title: str, lines: list[str], note: str = "") -> Message:
 
 def report_line(content: Content, report: ReportSummary, tz: str) -> str:
     who = f"<@{report.user_id}>"
+    count = f"{report.evidence} evidence item{'s' if report.evidence != 1 else ''}" if report.evidence else ""
     if not report.level:
-        return f"• {who}: no plan yet"
+        return f"• {who}: no plan yet" + (f" · {count}" if count else "")
     focus = ", ".join(report.focus) or "no focus areas"  # area ids: short, and what /growth focus takes
     parts = [
         f"• {who}: {_level(content, report.level)} → {_level(content, report.target)} · {focus}",
@@ -159,8 +160,8 @@ def report_line(content: Content, report: ReportSummary, tz: str) -> str:
         f"last check-in {_day(report.last_checkin, tz)}",
         f"streak {report.streak}",
     ]
-    if report.evidence:
-        parts.append(f"{report.evidence} evidence item{'s' if report.evidence != 1 else ''}")
+    if count:
+        parts.append(count)
     note = STATE_NOTES.get(report.state, report.state)
     if note:
         parts.append(note)

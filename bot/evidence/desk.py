@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,11 @@ logger = logging.getLogger(__name__)
 LISTED = 20  # items /growth evidence shows
 LATEST = 3  # items the App Home shows
 NOT_A_FOLLOWER = "You can share only with someone who follows your growth."
+MAX_NAME_LOOKUPS = 50  # users.info calls for one packet's names
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_CHANNEL = re.compile(r"[CDG][A-Z0-9]{2,31}")
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,8}")
 
 
 class EvidenceDesk:
@@ -100,6 +106,7 @@ class EvidenceDesk:
         user_id: str,
         message: dict[str, Any] | None = None,
         channel_id: str = "",
+        team_domain: str = "",
     ) -> None:
         message = message or {}
         text = str(message.get("text") or "")
@@ -110,7 +117,8 @@ class EvidenceDesk:
             try:
                 permalink = str(client.chat_getPermalink(channel=channel_id, message_ts=ts).get("permalink") or "")
             except (SlackApiError, SlackClientError) as exc:
-                logger.info("no permalink for %s/%s: %s", channel_id, ts, exc)
+                logger.info("no permalink for %s/%s from Slack (%s); building it", channel_id, ts, exc)
+            permalink = permalink or fallback_permalink(team_domain, channel_id, ts)
         with self.session_factory.begin() as session:
             person = growth.ensure_person(session, team_id, user_id)
             level = store.target_level(session, self.content, person)
@@ -255,10 +263,20 @@ class EvidenceDesk:
             level = self.packet_level(session, person, level_id)
             return pk.load_packet(session, self.content, person, level, name, utcnow())
 
+    def named_packet(self, client: WebClient, team_id: str, user_id: str, level_id: str | None) -> pk.Packet | None:
+        """The asker's own packet with names, not user ids: theirs on the first page and each saved
+        message's author, looked up with users.info once per person (after the rows are read, so no
+        Slack call holds a database connection); an id whose lookup fails stays an id."""
+        names = _Names(client)
+        packet = self.build_packet(team_id, user_id, level_id, names.of(user_id))
+        if packet is None:
+            return None
+        return packet.with_author_names({author: names.of(author) for author in sorted(packet.authors())})
+
     def send_packet(self, client: WebClient, team_id: str, user_id: str, level_id: str | None) -> Message:
         """Build the packet, upload it as Markdown and PDF to the person's DM, and offer Share buttons for
         their accepted followers. The answer is for the command's response_url."""
-        packet = self.build_packet(team_id, user_id, level_id, _display_name(client, user_id))
+        packet = self.named_packet(client, team_id, user_id, level_id)
         if packet is None:
             return Message("I have nothing stored about you yet.", ())
         with self.session_factory() as session:
@@ -284,7 +302,7 @@ class EvidenceDesk:
         if follower not in accepted:
             logger.info("packet share refused for %s: %s is not an accepted follower", user_id, follower)
             return NOT_A_FOLLOWER
-        packet = self.build_packet(team_id, user_id, level_id, _display_name(client, user_id))
+        packet = self.named_packet(client, team_id, user_id, level_id)
         if packet is None:
             return "I have nothing stored about you yet."
         try:
@@ -299,6 +317,14 @@ class EvidenceDesk:
 def accepted_followers(session: Session, team_id: str, user_id: str) -> list[str]:
     """User ids of the people who follow this person with their consent, in the same workspace."""
     return [f.follower for f in follows.followers_of(session, team_id, user_id) if f.status == "accepted"]
+
+
+def fallback_permalink(team_domain: str, channel_id: str, ts: str) -> str:
+    """A message's link as Slack's permalinks look, https://<domain>.slack.com/archives/<channel>/p<ts
+    without its dot>, for when chat.getPermalink fails; "" unless all three look like Slack's."""
+    if not (_DOMAIN.fullmatch(team_domain) and _CHANNEL.fullmatch(channel_id) and _TS.fullmatch(ts)):
+        return ""
+    return f"https://{team_domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
 
 
 def _metadata(private_metadata: str) -> dict[str, str]:
@@ -324,12 +350,30 @@ def _value(values: Values, block_id: str, action_id: str) -> str:
 
 
 def _display_name(client: WebClient, user_id: str) -> str:
+    """A person's name as Slack shows it; their user id when users.info fails or knows no name."""
     try:
         user = client.users_info(user=user_id).get("user") or {}
-    except (SlackApiError, SlackClientError):
+    except (SlackApiError, SlackClientError) as exc:
+        logger.info("no name for %s: %s", user_id, exc)
         return user_id
     profile = user.get("profile") or {}
     return str(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id)
+
+
+class _Names:
+    """Names for one packet: each user id looked up once; past MAX_NAME_LOOKUPS, ids stay ids (a packet
+    quoting hundreds of people must not spend a minute of users.info calls)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self.known: dict[str, str] = {}
+
+    def of(self, user_id: str) -> str:
+        if user_id not in self.known:
+            if len(self.known) >= MAX_NAME_LOOKUPS or not _USER_ID.fullmatch(user_id):
+                return user_id
+            self.known[user_id] = _display_name(self.client, user_id)
+        return self.known[user_id]
 
 
 def _dm_channel(client: WebClient, user_id: str) -> str:

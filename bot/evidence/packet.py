@@ -10,8 +10,8 @@ only (the Markdown keeps them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,7 @@ class ItemLine:
     text: str
     note: str = ""
     permalink: str = ""
-    author: str = ""  # a Slack user id, or ""
+    author: str = ""  # the message author's name (a Slack user id until `with_author_names`), or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,23 @@ class Packet:
     @property
     def coverage(self) -> str:
         return f"Evidence for {self.covered} of {self.total} expectations"
+
+    def authors(self) -> set[str]:
+        """The message authors the items name (Slack user ids, before `with_author_names`)."""
+        return {item.author for s in self.sections for e in s.entries for item in e.items if item.author}
+
+    def with_author_names(self, names: Mapping[str, str]) -> Packet:
+        """The same packet with each item's author shown by name (`names`: user id to name; an id it does
+        not hold stays as it is)."""
+
+        def named(item: ItemLine) -> ItemLine:
+            return replace(item, author=names.get(item.author, item.author)) if item.author else item
+
+        sections = tuple(
+            Section(s.name, tuple(replace(e, items=tuple(named(i) for i in e.items)) for e in s.entries))
+            for s in self.sections
+        )
+        return replace(self, sections=sections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +204,7 @@ def _md_item(item: ItemLine) -> str:
     if item.note:
         line += f" *Note:* {_md(item.note)}"
     if item.author:
-        line += f" (message by {item.author})"
+        line += f" (message by {_md(item.author)})"
     if item.permalink:
         line += f" [Open in Slack]({item.permalink})"
     return line
