@@ -104,9 +104,17 @@ def populate(url: str, content, items: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=100, help="evidence items, reflections and nudges each")
-    parser.add_argument("--runs", type=int, default=5)
+    intro, details = (" ".join(part.split()) for part in __doc__.split("\n\n")[:2])
+    parser = argparse.ArgumentParser(description=intro, epilog=details.split(" Run:")[0])
+    parser.add_argument(
+        "--items", type=int, default=100, help="evidence items, reflections and nudges each (default 100)"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="times to read the rows and build both files (default 5); the medians are printed",
+    )
     parser.add_argument("--out", default="", help="also write the last PDF here")
     args = parser.parse_args()
     content = load_content(str(ROOT / "content"))
