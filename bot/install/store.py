@@ -24,6 +24,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.install.crypto import TokenCipher
 from bot.storage.models import Installation, OAuthState, WorkspaceRemoval, utcnow
 
@@ -206,10 +207,12 @@ class EncryptedInstallationStore(InstallationStore):
                 bot=bot, minutes_before_expiration=int(self.refresh_before.total_seconds() // 60)
             )
         except SlackTokenRotationError as exc:
+            metrics.token_refreshed(ok=False)
             logger.error("token refresh for %s failed: %s", row.install_key, exc.api_error.response.get("error"))
             return None
         if refreshed is not None:
             self.refreshes += 1
+            metrics.token_refreshed(ok=True)
             logger.info("refreshed the bot token of %s", row.install_key)
         return refreshed
 
