@@ -51,6 +51,7 @@ class Settings:
     # chat.postMessage per minute across a workspace: Slack does not publish this limit; the pacer starts here,
     # slows down on a 429 and creeps back up to it (bot.clock.pacing)
     slack_messages_per_minute: float = 600.0
+    slack_rate_scale: float = 1.0
     # Several workspaces over OAuth (bot.install): set SLACK_CLIENT_ID to use it instead of SLACK_BOT_TOKEN
     slack_client_id: str = ""
     slack_client_secret: str = field(default="", repr=False)
@@ -176,6 +177,14 @@ class Settings:
                 f"(the workspace-wide pace of chat.postMessage), got {rate_text!r}."
             )
 
+        scale_text = env.get("SLACK_RATE_SCALE", "").strip() or "1"
+        rate_scale = float(scale_text) if re.fullmatch(r"[0-9]{1,5}(\.[0-9]+)?", scale_text) else 0.0
+        if not 0.01 <= rate_scale <= 10_000:
+            problems.append(
+                "SLACK_RATE_SCALE must be a number from 0.01 to 10000 (how many times Slack's published rates "
+                f"the bot paces itself at; 1 for Slack), got {scale_text!r}."
+            )
+
         try:
             database_url = normalise_database_url(env.get("DATABASE_URL", ""))
         except ConfigError as exc:
@@ -201,6 +210,7 @@ class Settings:
             web_concurrency=processes,
             admin_user_ids=admins,
             slack_messages_per_minute=messages_per_minute,
+            slack_rate_scale=rate_scale,
             **oauth,
         )
 

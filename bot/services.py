@@ -68,7 +68,7 @@ def make_senders(settings: Settings, install: Installs | None = None) -> SlackSe
     """The process's paced Slack clients: one Pacer at the configured workspace message rate. With several
     workspaces, each workspace's sends use its own installation's token."""
     return SlackSenders(
-        Pacer(SlackRates(messages_per_minute=settings.slack_messages_per_minute)),
+        Pacer(SlackRates(messages_per_minute=settings.slack_messages_per_minute, time_scale=settings.slack_rate_scale)),
         make_web_client(settings),
         token_for=install.token_for if install is not None else None,
     )

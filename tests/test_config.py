@@ -23,6 +23,8 @@ def test_defaults():
     assert settings.show_compensation is False
     assert settings.admin_user_ids == frozenset()
     assert settings.web_concurrency == 1
+    assert (settings.slack_messages_per_minute, settings.slack_rate_scale) == (600.0, 1.0)
+    assert Settings.from_env({**GOOD, "SLACK_RATE_SCALE": "2.5"}).slack_rate_scale == 2.5
     assert Settings.from_env({**GOOD, "WEB_CONCURRENCY": " 4 "}).web_concurrency == 4
     assert Settings.from_env({**GOOD, "ADMIN_USER_IDS": "U0ADMIN1, W0ADMIN2"}).admin_user_ids == {
         "U0ADMIN1",
@@ -37,6 +39,8 @@ def test_defaults():
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
         ({**GOOD, "SLACK_BOT_TOKEN": "xoxp-user"}, "must be a bot token"),
         ({**GOOD, "PORT": "eighty"}, "PORT must be a port number"),
+        ({**GOOD, "SLACK_RATE_SCALE": "0"}, "SLACK_RATE_SCALE must be a number from 0.01 to 10000"),
+        ({**GOOD, "SLACK_RATE_SCALE": "fast"}, "SLACK_RATE_SCALE must be a number from 0.01 to 10000"),
         ({**GOOD, "PORT": "³"}, "PORT must be a port number"),  # a digit int() refuses: a message, not a crash
         ({**GOOD, "WEB_THREADS": "²"}, "WEB_THREADS must be a whole number"),
         ({**GOOD, "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
