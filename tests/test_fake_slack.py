@@ -209,7 +209,7 @@ def test_tokens_faults_and_unknown_methods():
     status, body, _ = answer(state, "auth.test", b"token=xoxb-revoked", {"Content-Type": "x-www-form-urlencoded"})
     assert body["error"] == "token_revoked"
     status, body, _ = answer(state, "auth.test", b"", {"Authorization": "Bearer xapp-1"})
-    assert body["error"] == "invalid_auth"
+    assert body["error"] == "not_allowed_token_type"  # an app-level token only opens Socket Mode links
     status, body, _ = answer(state, "chat.meow", b"", {"Authorization": "Bearer xoxb-1"})
     assert (status, body["error"]) == (404, "unknown_method")
     state.faults["auth.test"] = [Fault(200, "account_inactive", None, 1, 0.0)]

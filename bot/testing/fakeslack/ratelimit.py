@@ -43,6 +43,8 @@ METHOD_TIERS: Final[Mapping[str, int | None]] = MappingProxyType(
         "chat.postEphemeral": 4,
         "chat.update": 3,
         "chat.delete": 3,
+        "chat.getPermalink": 4,  # Slack: "special rate limits"; modelled as the bot paces it
+        "apps.connections.open": 1,
         "conversations.open": 3,
         "conversations.history": 3,
         "users.info": 4,
