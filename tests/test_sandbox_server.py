@@ -489,6 +489,7 @@ class RecordingClock:
 def test_time_targets_and_the_minute_tick(sandbox: RunningSandbox):
     clock = RecordingClock()
     time_control = SandboxTime(sandbox.time.session_factory, clock, sandbox.time.team_id)
+    time_control.offset = sandbox.time.offset  # where the tests above left the sandbox: every plan is due within a week
     now = time_control.now()
     week = time_control.target("week", "U0LENA", "Europe/Berlin")
     assert timedelta(days=6, hours=23) < week - now <= timedelta(days=7, seconds=5)
@@ -561,3 +562,122 @@ def test_uploaded_files_are_served_as_inert_types():
     assert content_disposition('Lucía "G".pdf', True) == (
         "inline; filename=\"Luc_a _G_.pdf\"; filename*=UTF-8''Luc%C3%ADa%20%22G%22.pdf"
     )
+
+
+def test_a_message_shortcut_payload_is_slacks_message_action():
+    message = {"type": "message", "user": "U0LENA", "ts": "1700000000.000007", "text": "Led the review"}
+    body = payloads.message_action(
+        callback_id="save_as_evidence",
+        user_id="U0MAYA",
+        user_name="maya",
+        channel={"id": GENERAL, "name": "general"},
+        message=message,
+        trigger_id="5.5.t",
+        response_url="http://x/response/5",
+    )
+    payload = form_payload(body)
+    assert payload["type"] == "message_action" and payload["callback_id"] == "save_as_evidence"
+    assert payload["trigger_id"] == "5.5.t" and payload["response_url"] == "http://x/response/5"
+    assert payload["team"] == {"id": "T0SANDBOX", "domain": "sandbox"}
+    assert payload["channel"] == {"id": GENERAL, "name": "general"}
+    assert payload["user"] == {"id": "U0MAYA", "name": "maya"}
+    assert payload["message"] == message and payload["message_ts"] == message["ts"]
+    assert payload["action_ts"] and payload["token"]
+
+
+def test_the_message_shortcut_opens_the_evidence_modal_and_enter_in_the_note_updates_it(
+    page: Page, sandbox: RunningSandbox
+):
+    workspace = page.get("/sandbox/api/workspace")
+    assert workspace["shortcuts"] == [
+        {
+            "name": "Save as growth evidence",
+            "callback_id": "save_as_evidence",
+            "description": "Keep this message in your private evidence log, mapped to your target level",
+        }
+    ]
+    said = page.post("say", user="U0KEMI", conv="general", text="Kemi cut the iOS crash rate in half this sprint")
+    shown = page.state("U0KEMI", "general")["html"]
+    assert f'data-ts="{said["ts"]}"' in shown and "<strong>Kemi Adeyemi</strong>" in shown and "data-more" in shown
+    heard = len(sandbox.fake.calls)
+    assert page.post("shortcut", user="U0MAYA", channel=GENERAL, ts=said["ts"], callback_id="save_as_evidence")["ok"]
+    modal = wait_until(lambda: page.state("U0MAYA")["modal"], what="the save modal")
+    assert modal["title"] and "Kemi cut the iOS crash rate in half this sprint" in modal["html"]
+    assert "@kemi" in modal["html"]  # "Message from <@U0KEMI>": the author the payload carried
+    permalink = next(c for c in sandbox.fake.calls[heard:] if c.method == "chat.getPermalink")
+    assert permalink.params["message_ts"] == said["ts"] and permalink.params["channel"] == GENERAL
+    view = sandbox.fake.state.view_stacks["U0MAYA"][-1]
+    assert view["callback_id"] == "evidence" and 'data-dispatch-action="true"' in modal["html"]
+
+    # Enter in the note: block_actions for the plain_text_input, and the bot's views.update redraws the modal
+    updates = len(sandbox.fake.calls_to("views.update"))
+    note = "I reviewed the crash reports with her and we wrote the runbook together"
+    answer = page.post(
+        "action",
+        user="U0MAYA",
+        source="modal",
+        view_id=modal["view_id"],
+        block_id="evidence_note",
+        action_id="evidence_note",
+        values=[note],
+        inputs=[{"block_id": "evidence_note", "action_id": "evidence_note", "values": [note]}],
+    )
+    assert answer["ok"]
+    wait_until(lambda: len(sandbox.fake.calls_to("views.update")) > updates, what="views.update after Enter")
+    updated = page.state("U0MAYA")["modal"]
+    assert updated["view_id"] == modal["view_id"] and 'data-block-id="evidence_expectations.1"' in updated["html"]
+
+    refused = page.post(
+        "shortcut", expect=400, user="U0MAYA", channel=GENERAL, ts=said["ts"], callback_id="deploy_to_prod"
+    )
+    assert refused["error"] == "the app has no such message shortcut"
+    assert page.post("say", expect=400, user="U0MAYA", conv="home", text="hi")["error"]
+
+
+def test_block_actions_for_enter_in_a_plain_text_input():
+    element = {
+        "type": "plain_text_input",
+        "action_id": "evidence_note",
+        "dispatch_action_config": {"trigger_actions_on": ["on_enter_pressed"]},
+    }
+    blocks = [{"type": "input", "block_id": "evidence_note", "dispatch_action": True, "element": element}]
+    body = payloads.action(
+        element=payloads.action_of(element, ["my note"]),
+        block_id="evidence_note",
+        user_id="U0MAYA",
+        user_name="maya",
+        trigger_id="7.7.t",
+        container={"type": "view", "view_id": "V1"},
+        state_values=payloads.state_values(blocks, {("evidence_note", "evidence_note"): ["my note"]}),
+        view=payloads.view_payload({"id": "V1", "blocks": blocks}, {}, user_id="U0MAYA"),
+    )
+    payload = form_payload(body)
+    [typed] = payload["actions"]
+    assert {k: typed[k] for k in ("type", "action_id", "block_id", "value")} == {
+        "type": "plain_text_input",
+        "action_id": "evidence_note",
+        "block_id": "evidence_note",
+        "value": "my note",
+    }
+    assert payload["state"]["values"]["evidence_note"]["evidence_note"]["value"] == "my note"
+
+
+def test_messages_show_the_sandbox_time_they_were_posted_at(page: Page, sandbox: RunningSandbox):
+    def posted_at(ts: str) -> datetime:
+        shown = page.state("U0SAM", "general")["html"]
+        found = re.search(rf'data-ts="{re.escape(ts)}".*?<time datetime="([^"]+)">([^<]*)</time>', shown, re.S)
+        assert found, shown
+        return datetime.fromisoformat(found.group(1))
+
+    before = page.post("say", user="U0SAM", conv="general", text="before the jump")["ts"]
+    first = posted_at(before)
+    assert abs(first - sandbox.time.now()) < timedelta(seconds=5)
+    page.post("time", user="U0SAM", jump="week")
+    after = page.post("say", user="U0SAM", conv="general", text="a week later")["ts"]
+    assert posted_at(before) == first  # a message keeps the time it was posted at
+    later = posted_at(after)
+    assert abs(later - sandbox.time.now()) < timedelta(seconds=5) and later - first >= timedelta(days=7)
+    label = re.search(
+        rf'data-ts="{re.escape(before)}".*?<time[^>]*>([^<]*)</time>', page.state("U0SAM", "general")["html"], re.S
+    )
+    assert label and re.fullmatch(r"\w{3} \d\d \w{3}, \d\d:\d\d", label.group(1))  # not today: with its day

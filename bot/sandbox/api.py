@@ -13,15 +13,15 @@ from __future__ import annotations
 import html
 import re
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.sandbox import payloads
 from bot.sandbox.botlink import BotLink
 from bot.sandbox.render import render_message, render_view
-from bot.sandbox.timecontrol import JUMPS, SandboxTime
-from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, TEAM_ID, DemoPerson, dm_channel, person
+from bot.sandbox.timecontrol import JUMPS, MessageTimes, SandboxTime
+from bot.sandbox.workspace import BOT_USER, GENERAL, MANAGER, PEOPLE, TEAM_ID, DemoPerson, Shortcut, dm_channel, person
 from bot.testing.fakeslack import FakeSlack
 from bot.testing.fakeslack.state import ResponseTarget
 
@@ -31,6 +31,10 @@ CONVERSATIONS = ("dm", "home", "general")
 LONG_POLL_SECONDS = 20.0
 OK = "200 OK"
 BAD = "400 Bad Request"
+# a message's "More actions" button: the page lists the app's message shortcuts under it, as Slack does
+MORE_BUTTON = (
+    '<button type="button" class="sb-more" data-more aria-label="More actions" title="More actions">⋯</button>'
+)
 _MENTION = re.compile(r"(?<![\w<|@])@([A-Za-z0-9][\w.\-]*)")
 
 
@@ -57,13 +61,21 @@ def escape_mentions(text: str) -> str:
 
 class SandboxApi:
     def __init__(
-        self, fake: FakeSlack, bot: BotLink, sandbox_time: SandboxTime, commands: tuple[tuple[str, str, str], ...]
+        self,
+        fake: FakeSlack,
+        bot: BotLink,
+        sandbox_time: SandboxTime,
+        commands: tuple[tuple[str, str, str], ...],
+        shortcuts: tuple[Shortcut, ...] = (),
+        stamps: MessageTimes | None = None,
     ) -> None:
         self.fake = fake
         self.state = fake.state
         self.bot = bot
         self.time = sandbox_time
         self.commands = commands
+        self.shortcuts = shortcuts
+        self.stamps = stamps or MessageTimes(sandbox_time)
         self.errors: dict[str, dict[str, str]] = {}  # view id -> block id -> error shown under that field
         self._events = 0
 
@@ -83,6 +95,8 @@ class SandboxApi:
             return _bad("pick a person of the demo workspace")
         routes = {
             "command": self.command,
+            "say": self.say,
+            "shortcut": self.shortcut,
             "action": self.action,
             "submit": self.submit,
             "close": self.close,
@@ -113,6 +127,9 @@ class SandboxApi:
             ],
             "default_person": MANAGER.user_id,
             "commands": [{"command": c, "description": d, "usage_hint": u} for c, d, u in self.commands],
+            "shortcuts": [
+                {"name": s.name, "callback_id": s.callback_id, "description": s.description} for s in self.shortcuts
+            ],
             "jumps": list(JUMPS),
         }
 
@@ -184,15 +201,23 @@ class SandboxApi:
 
     def conversation_html(self, who: DemoPerson, channel: str, users: dict[str, str], files: dict[str, str]) -> str:
         rows = []
+        today = self.time.now().astimezone(ZoneInfo(who.tz)).date()
         for message, ephemeral in self.messages_for(who, channel):
-            ts = html.escape(str(message.get("ts", "")))
-            when = _clock_label(str(message.get("ts", "")), who.tz)
+            ts = str(message.get("ts", ""))
+            moment = self.stamps.at(ts)
+            when = _message_label(moment, who.tz, today) if moment else ""
+            sender = person(str(message.get("user") or "")) if not message.get("bot_id") else None
+            if sender is None:
+                avatar, name, tag = "lb", "ladderbot", ' <span class="sb-app-tag">APP</span>'
+            else:
+                avatar, name, tag = sender.real_name[:2], sender.real_name, ""
+            stamp = f' datetime="{moment.isoformat()}"' if moment else ""
             rows.append(
-                f'<article class="sb-message{" sb-ephemeral" if ephemeral else ""}" data-ts="{ts}"'
+                f'<article class="sb-message{" sb-ephemeral" if ephemeral else ""}" data-ts="{html.escape(ts)}"'
                 f' data-channel="{html.escape(channel)}" data-ephemeral="{str(ephemeral).lower()}">'
-                f'<div class="sb-avatar" aria-hidden="true">lb</div><div class="sb-message-main">'
-                f'<header><strong>ladderbot</strong> <span class="sb-app-tag">APP</span>'
-                f" <time>{html.escape(when)}</time></header>"
+                f'<div class="sb-avatar" aria-hidden="true">{html.escape(avatar)}</div><div class="sb-message-main">'
+                f"<header><strong>{html.escape(name)}</strong>{tag} <time{stamp}>{html.escape(when)}</time>"
+                f"{'' if ephemeral or not self.shortcuts else MORE_BUTTON}</header>"
                 f"{render_message({**message, 'ephemeral': ephemeral}, users=users, files=files)}</div></article>"
             )
         if not rows:
@@ -240,6 +265,49 @@ class SandboxApi:
             return _bad(f"{name or 'that'} is not a command here; try {', '.join(sorted(known))}")
         channel = GENERAL if conv == "general" else dm_channel(who.user_id)
         return OK, self.run_command(who, channel, name, text.strip())
+
+    def say(self, who: DemoPerson, body: Json) -> Result:
+        """A plain message from the person, posted in #general or the bot's DM. The app subscribes to no
+        message events (manifest.yml), so, as in Slack, the bot hears nothing of it; its message shortcuts
+        ("More actions") work on it."""
+        text = str(body.get("text", "")).strip()
+        conv = str(body.get("conv", "dm"))
+        if conv not in ("dm", "general"):
+            return _bad("messages are written in the Messages tab or in #general")
+        if not text:
+            return _bad("write something")
+        channel = GENERAL if conv == "general" else dm_channel(who.user_id)
+        ts = self.state.next_ts()
+        message = {"type": "message", "user": who.user_id, "text": text[:4000], "ts": ts, "team": TEAM_ID}
+        self.state.store_message(channel, ts, message)
+        return OK, {"ok": True, "ts": ts}
+
+    def shortcut(self, who: DemoPerson, body: Json) -> Result:
+        """One of the app's message shortcuts picked from a message's menu: a message_action payload."""
+        callback_id = str(body.get("callback_id", ""))
+        if callback_id not in {s.callback_id for s in self.shortcuts}:
+            return _bad("the app has no such message shortcut")
+        channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
+        found = self._message(who, channel, ts)
+        if found is None:
+            return _bad("that message is gone")
+        message, ephemeral = found
+        if ephemeral:
+            return _bad("Slack offers no shortcuts on a message only you can see")
+        if message.get("bot_id"):
+            message = {**message, "user": BOT_USER}
+        shown = {"type": "message", **{k: v for k, v in message.items() if k != "type"}}
+        request = payloads.message_action(
+            callback_id=callback_id,
+            user_id=who.user_id,
+            user_name=who.name,
+            channel={"id": channel, "name": "general" if channel == GENERAL else "directmessage"},
+            message=shown,
+            trigger_id=self.state.new_trigger(who.user_id),
+            response_url=self.state.response_url_for(ResponseTarget(channel, who.user_id)),
+        )
+        ack = self.bot.post(request)
+        return OK, {"ok": ack.status == 200, "status": ack.status, "ms": round(ack.seconds * 1000, 1)}
 
     def run_command(self, who: DemoPerson, channel: str, name: str, text: str) -> Json:
         response_url = self.state.response_url_for(ResponseTarget(channel, who.user_id))
@@ -426,6 +494,7 @@ def _local_label(moment: datetime, tz: str) -> str:
     return local.strftime("%a %d %b %Y, %H:%M ") + tz.rsplit("/", 1)[-1].replace("_", " ")
 
 
-def _clock_label(ts: str, tz: str) -> str:
-    seconds = _ts_key(ts)[0]
-    return datetime.fromtimestamp(seconds, ZoneInfo(tz)).strftime("%H:%M") if seconds else ""
+def _message_label(moment: datetime, tz: str, today: date) -> str:
+    """A message's time as the person's clock showed it in the sandbox: "14:05" today, else with its day."""
+    local = moment.astimezone(ZoneInfo(tz))
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%a %d %b, %H:%M")

@@ -1,5 +1,5 @@
 """Requests to the bot, shaped and signed exactly as Slack shapes and signs them: slash commands,
-block_actions, view_submission, view_closed and the app_home_opened event.
+block_actions, message shortcuts (message_action), view_submission, view_closed and the app_home_opened event.
 
 Pure functions of plain data (no I/O), so the shapes are tested field by field without a browser. The
 sandbox posts the bodies to the bot's own /slack/events over HTTP, where Bolt checks the v0 signature as
@@ -131,6 +131,36 @@ def action(
     if response_url is not None:
         payload["response_url"] = response_url
     payload["actions"] = [{**element, "block_id": block_id, "action_ts": f"{time.time():.6f}"}]
+    return _form_payload(payload)
+
+
+def message_action(
+    *,
+    callback_id: str,
+    user_id: str,
+    user_name: str,
+    channel: Json,
+    message: Json,
+    trigger_id: str,
+    response_url: str,
+) -> bytes:
+    """A message shortcut's payload (type message_action), as Slack sends it when someone picks the app's
+    shortcut from a message's "More actions" menu: the message itself, where it is, and a trigger for a modal."""
+    payload: Json = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": _team(),
+        "user": {"id": user_id, "name": user_name},
+        "channel": channel,
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+        "response_url": response_url,
+        "message_ts": str(message.get("ts", "")),
+        "message": message,
+    }
     return _form_payload(payload)
 
 

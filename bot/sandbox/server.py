@@ -39,8 +39,8 @@ from bot.sandbox import demo
 from bot.sandbox.api import SandboxApi
 from bot.sandbox.botlink import BotLink
 from bot.sandbox.render import STYLESHEET
-from bot.sandbox.timecontrol import SandboxTime
-from bot.sandbox.workspace import BOT_USER, PEOPLE, TEAM_ID
+from bot.sandbox.timecontrol import MessageTimes, SandboxTime
+from bot.sandbox.workspace import BOT_USER, PEOPLE, TEAM_ID, Shortcut
 from bot.services import build_services
 from bot.storage import engine as db
 from bot.storage.models import utcnow
@@ -228,6 +228,40 @@ def start(settings: Settings, content: Content, options: SandboxOptions) -> Runn
         raise
 
 
+def read_message_shortcuts(manifest: Path) -> tuple[Shortcut, ...]:
+    """The app's message shortcuts (manifest.yml features.shortcuts of type message), for the page's message
+    menu; none when the file is missing or declares none. Only the content loader may read YAML (the import
+    contracts), so this reads the block-style list of scalar fields Slack's manifests use for shortcuts."""
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ()
+    items: list[dict[str, str]] = []
+    inside: int | None = None  # the indentation of "shortcuts:" while reading its list
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if inside is None:
+            if stripped == "shortcuts:":
+                inside = indent
+            continue
+        if indent <= inside and not stripped.startswith("- "):
+            break
+        if stripped.startswith("- "):
+            items.append({})
+            stripped = stripped[2:].strip()
+        key, colon, value = stripped.partition(":")
+        if items and colon:
+            items[-1][key.strip()] = value.split(" #", 1)[0].strip().strip("\"'")
+    return tuple(
+        Shortcut(i["name"], i["callback_id"], i.get("description", ""))
+        for i in items
+        if i.get("type") == "message" and i.get("name") and i.get("callback_id")
+    )
+
+
 def _not_yet(environ: Environ, start_response: StartResponse) -> list[bytes]:
     """The app until the sandbox is ready (never served: the server starts serving after set_app)."""
     return _reply(start_response, "503 Service Unavailable", b"starting", "text/plain")
@@ -283,10 +317,17 @@ def _serve(server: WSGIServer, settings: Settings, content: Content, options: Sa
     summary = demo.seed(services.session_factory, content, utcnow()) if options.demo else None
 
     sandbox_time = SandboxTime(services.session_factory, services.clock, TEAM_ID)
+    stamps = MessageTimes(sandbox_time)
+    fake.state.next_ts = stamps.watch(fake.state.next_ts)  # type: ignore[method-assign] # every ts, stamped
     port = int(server.server_address[1])
     host = options.host if options.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # where this process reaches it
     api = SandboxApi(
-        fake, BotLink(host, port, settings.slack_signing_secret), sandbox_time, read_slash_commands(MANIFEST)
+        fake,
+        BotLink(host, port, settings.slack_signing_secret),
+        sandbox_time,
+        read_slash_commands(MANIFEST),
+        read_message_shortcuts(MANIFEST),
+        stamps,
     )
     server.set_app(SandboxWSGI(bot, api, fake, options.host))
     thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)

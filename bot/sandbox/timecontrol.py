@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Select, func, select
@@ -61,6 +62,42 @@ def describe(*reports: object) -> str:
     failed = total["failed"] + total["digests_failed"]
     text = "sent " + ", ".join(sent) if sent else "nothing was due"
     return text + (f"; {failed} failed or to be retried" if failed else "")
+
+
+class MessageTimes:
+    """The sandbox's time at which each message was posted, by its ts. The fake Slack stamps messages with the
+    wall clock; the sandbox's time runs ahead by an offset that grows at every jump, so a message's time is
+    recorded when its ts is made (see `watch`). A ts made before that falls back to its wall time plus the
+    offset now."""
+
+    def __init__(self, sandbox_time: SandboxTime) -> None:
+        self.time = sandbox_time
+        self._moments: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def stamp(self, ts: str) -> None:
+        with self._lock:
+            self._moments.setdefault(ts, self.time.now())
+
+    def at(self, ts: str) -> datetime | None:
+        with self._lock:
+            known = self._moments.get(ts)
+        if known is not None:
+            return known
+        seconds = ts.partition(".")[0]
+        if not seconds.isdigit() or not int(seconds):
+            return None
+        return datetime.fromtimestamp(int(seconds), UTC) + self.time.offset
+
+    def watch(self, make_ts: Callable[[], str]) -> Callable[[], str]:
+        """`make_ts` (the fake Slack's next_ts), stamping each ts it makes with the sandbox's time."""
+
+        def next_ts() -> str:
+            ts = make_ts()
+            self.stamp(ts)
+            return ts
+
+        return next_ts
 
 
 class SandboxTime:

@@ -43,6 +43,16 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("U0LUCIA", "lucia", "Lucía Gómez", "America/Sao_Paulo", "report", "Data Engineer", "junior"),
 )
 
+
+@dataclass(frozen=True)
+class Shortcut:
+    """One of the app's message shortcuts (manifest.yml features.shortcuts, type message)."""
+
+    name: str
+    callback_id: str
+    description: str = ""
+
+
 MANAGER = next(p for p in PEOPLE if p.role == "manager")
 REPORTS = tuple(p for p in PEOPLE if p.role == "report")
 

@@ -12,6 +12,7 @@ const page = {
   revision: -1,
   poll: null, // the AbortController of the running long poll
   commands: [],
+  shortcuts: [], // the app's message shortcuts (manifest.yml), offered in each message's "More actions" menu
   people: [],
   shownHtml: "",
   modalHtml: "",
@@ -49,6 +50,7 @@ async function start() {
   const workspace = await api("workspace");
   page.people = workspace.people;
   page.commands = workspace.commands;
+  page.shortcuts = workspace.shortcuts || [];
   if (!page.people.some((p) => p.id === page.person)) page.person = workspace.default_person;
   const select = $("person");
   for (const person of page.people) {
@@ -75,6 +77,8 @@ async function start() {
     true);
   document.addEventListener("click", onClick);
   document.addEventListener("change", onChange);
+  document.addEventListener("keydown", onEnter);
+  document.addEventListener("input", onCharacter);
   $("modal").addEventListener("cancel", (event) => { event.preventDefault(); closeModal(); });
   show("dm");
 }
@@ -94,9 +98,11 @@ function show(conv) {
     if (item.getAttribute("role") === "tab") item.setAttribute("aria-selected", String(item.dataset.conv === conv));
   }
   $("composer-form").hidden = conv === "home"; // Slack's Home tab has no composer
-  $("composer").placeholder = conv === "general" ? "Message #general: type / for commands"
-    : "Message ladderbot: type / for commands";
+  $("composer").placeholder = conv === "general" ? "Message #general, or type / for commands"
+    : "Message ladderbot, or type / for commands";
   $("messages").innerHTML = "";
+  $("messages").dataset.conv = conv;
+  delete $("messages").dataset.shown; // "person/conv" once that conversation is drawn (tests wait for it)
   $("messages").classList.toggle("sb-home", conv === "home");
   if (conv === "home") api("home", {}); // app_home_opened: the bot publishes the person's Home tab
   poll();
@@ -156,6 +162,7 @@ function draw(data) {
     page.shownHtml = data.html;
     if (page.stick && page.conv !== "home") box.scrollTop = box.scrollHeight;
   }
+  box.dataset.shown = `${page.person}/${data.conv}`;
   drawModal(data.modal);
 }
 
@@ -270,6 +277,17 @@ function sourceOf(element) {
 }
 
 async function onClick(event) {
+  const menu = $("more-menu");
+  const more = event.target.closest("[data-more]");
+  if (more) { event.preventDefault(); openMenu(more); return; }
+  const shortcut = event.target.closest("[data-shortcut]");
+  if (shortcut) {
+    event.preventDefault();
+    menu.hidden = true;
+    await api("shortcut", {channel: menu.dataset.channel, ts: menu.dataset.ts, callback_id: shortcut.dataset.shortcut});
+    return;
+  }
+  if (!menu.hidden && !event.target.closest("#more-menu")) menu.hidden = true;
   const viewButton = event.target.closest("[data-view-action]");
   if (viewButton) {
     event.preventDefault();
@@ -300,6 +318,66 @@ async function onChange(event) {
   const same = [...controls(where.root)].filter((c) => c.dataset.blockId === control.dataset.blockId
     && c.dataset.actionId === control.dataset.actionId);
   await sendAction(control, same.flatMap(valuesOf));
+}
+
+// A message's "More actions" menu: the app's message shortcuts, as in Slack. Picking one sends Slack's
+// message_action payload for that message.
+function openMenu(button) {
+  const message = button.closest(".sb-message");
+  const menu = $("more-menu");
+  menu.innerHTML = "";
+  for (const shortcut of page.shortcuts) {
+    const item = document.createElement("button");
+    item.type = "button";
+    item.setAttribute("role", "menuitem");
+    item.dataset.shortcut = shortcut.callback_id;
+    item.textContent = shortcut.name;
+    item.title = shortcut.description;
+    const app = document.createElement("span");
+    app.className = "sb-menu-app";
+    app.textContent = "ladderbot";
+    item.append(app);
+    menu.append(item);
+  }
+  menu.dataset.channel = message.dataset.channel;
+  menu.dataset.ts = message.dataset.ts;
+  const box = button.getBoundingClientRect();
+  menu.style.top = `${Math.round(box.bottom + 4)}px`;
+  menu.style.left = `${Math.round(Math.max(8, box.right - 260))}px`;
+  menu.hidden = false;
+  if (box.bottom + 4 + menu.offsetHeight > window.innerHeight - 8) { // no room below: open it above, as Slack does
+    menu.style.top = `${Math.round(Math.max(8, box.top - 4 - menu.offsetHeight))}px`;
+  }
+}
+
+// Enter in a text input whose block dispatches actions (dispatch_action, with on_enter_pressed, Slack's
+// default) sends block_actions with the input's value, as Slack does; on_character_entered sends one as
+// the person types.
+function dispatches(control, trigger) {
+  if (control.closest("#composer-form") || control.tagName !== "INPUT") return false;
+  if (!["text", "email", "url", "number"].includes(control.type)) return false;
+  const block = control.parentElement && control.parentElement.closest("[data-type]");
+  const inInput = block && block.dataset.type === "input";
+  if (inInput && block.dataset.dispatchAction !== "true") return false;
+  let config = {};
+  try { config = JSON.parse(control.dataset.dispatchActionConfig || "{}"); } catch (error) { config = {}; }
+  const triggers = config.trigger_actions_on || ["on_enter_pressed"];
+  return triggers.includes(trigger);
+}
+
+async function onEnter(event) {
+  if (event.key !== "Enter" || event.isComposing || event.shiftKey) return;
+  const control = event.target.closest && event.target.closest("input[data-action-id]");
+  if (!control || !dispatches(control, "on_enter_pressed")) return;
+  event.preventDefault();
+  await sendAction(control, valuesOf(control));
+}
+
+function onCharacter(event) {
+  const control = event.target.closest && event.target.closest("input[data-action-id]");
+  if (!control || !dispatches(control, "on_character_entered")) return;
+  clearTimeout(onCharacter.timer);
+  onCharacter.timer = setTimeout(() => sendAction(control, valuesOf(control)), 400);
 }
 
 async function sendAction(element, values) {
@@ -369,13 +447,11 @@ function setUpComposer() {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
-    if (!text.startsWith("/")) {
-      toast("The sandbox runs slash commands: try /ladder, /interview or /growth");
-      return;
-    }
     input.value = "";
     suggest();
-    await api("command", {conv: page.conv, text});
+    // a slash command goes to the bot; anything else is a message from you (the bot hears none of them, as
+    // in Slack: the app subscribes to no message events), which its message shortcuts work on
+    await api(text.startsWith("/") ? "command" : "say", {conv: page.conv, text});
   });
 }
 
