@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.clock import Clock, Pacer, PassReport, SlackRates
 from bot.clock.pacing import MESSAGE_BURST_SECONDS, POST_MESSAGE, SAFETY, TIER_BURST_SECONDS
@@ -338,3 +338,24 @@ def test_a_digest_rate_limited_past_its_wait_is_not_a_failure(world: World) -> N
     world.fake.clear_faults()
     assert world.clock.run_pass(DIGEST_AT + timedelta(minutes=1)).digests_sent == 1
     assert len(digest_messages(world.fake)) == 1
+
+
+def test_many_looks_at_slacks_tier_pace_all_go_in_one_pass(world: World) -> None:
+    """After a crash, 45 nudges' outcomes are unknown, so each needs a look in its DM's history (Tier 3) before
+    a resend: they wait their turn at our own pace, many times each, and all go in the one pass; waits for our
+    own budget are not 429s and never give a nudge back to a later pass."""
+    people = [f"U{i:03d}" for i in range(45)]
+    for user in people:
+        world.add(user)
+    world.fake.fail("chat.postMessage", error="fatal_error", times=-1)
+    assert world.clock.run_pass(MONDAY_10_UTC).retrying == len(people)
+    with world.sessions.begin() as session:
+        session.execute(update(Delivery).values(error="unknown_outcome:ReadTimeout"))
+    world.fake.clear_faults()
+    tier_pace = SlackRates(messages_per_minute=600_000, channel_per_second=1_000, time_scale=4)
+    clock = world.new_clock(rates=tier_pace)
+    report = clock.run_pass(MONDAY_10_UTC + timedelta(minutes=5))
+    assert (report.sent, report.rate_limited, report.retrying) == (len(people), 0, 0)
+    assert report.paced > 20  # the looks did wait for the tier's budget
+    assert len(world.fake.calls_to("conversations.history")) == len(people)
+    assert world.dms() == {f"D{user[1:]}": 1 for user in people}

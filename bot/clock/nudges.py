@@ -46,7 +46,7 @@ RECORD_EVERY = 100  # outcomes written per transaction while a batch is being se
 LOOK_EVERY = 1.0  # seconds between looks for workspaces whose lines need topping up
 LINE_SECONDS = 10.0  # a workspace's line holds about this many seconds of sends at its pace
 MAX_HOLD = 60.0  # a Retry-After longer than this gives the send back for a later pass instead of holding the pass
-MAX_PUT_BACKS = 20  # ...and so does being paced this many times in one pass
+MAX_PUT_BACKS = 20  # ...and so does being answered 429 this many times in one pass (waits for our own pace don't count)
 DUE_PLAN_COLUMNS = (
     Plan.id,
     Plan.person_id,
@@ -182,7 +182,7 @@ class NudgeJob:
         timeout: float,
     ) -> None:
         """Wait up to `timeout` for outcomes (0: don't wait); take all there are. A paced send goes back in line,
-        unless Slack asked for a long wait or it was paced many times: then it is given back for a later pass,
+        unless Slack asked for a long wait or answered it 429 many times: then it is given back for a later pass,
         pending with no attempt used, so one send never holds the pass (and the clock) for long."""
         taken: list[SendResult] = []
         try:
@@ -204,7 +204,7 @@ class NudgeJob:
             item = result.item
             if result.new_channel:  # learned from conversations.open before it was held back
                 item = replace(item, dm_channel_id=result.new_channel)
-            times = self._put_backs[item.delivery_id] = self._put_backs.get(item.delivery_id, 0) + 1
+            times = self._put_backs[item.delivery_id] = self._put_backs.get(item.delivery_id, 0) + result.rate_limited
             if result.retry_in > MAX_HOLD or times > MAX_PUT_BACKS:
                 logger.info(
                     "delivery %s given back for a later pass (Slack asks for %.0fs)", item.delivery_id, result.retry_in
