@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import uuid
 from typing import Any
@@ -31,6 +32,22 @@ class _DropClientTokenWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+LAZY_FAILURE = "Failed to run an internal function"  # how Bolt logs an exception a lazy listener raised
+
+
+class _LazyListenerErrors(logging.Filter):
+    """Bolt catches what a lazy listener (work after the ack) raises and logs it at ERROR on the app's logger, from
+    inside its `except` block, with the exception's text only. This counts it among the listener errors and puts
+    its traceback on the line (cleaned by bot.logs' Redactor like any other)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(LAZY_FAILURE):
+            metrics.LISTENER_ERRORS.inc()
+            if record.exc_info is None and sys.exc_info()[1] is not None:
+                record.exc_info = sys.exc_info()
+        return True
+
+
 class _ObservedApp(App):
     """Bolt's App, with each request's ids on every log line written while it is handled (bot.logs), and the
     request counted by kind and outcome with its time to the ack (bot.metrics). Over HTTP and Socket Mode alike:
@@ -53,8 +70,9 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
     not know, a shortcut we do not declare) is acknowledged with an empty 200 and logged at info:
     Bolt's answer would be a 404, which Slack shows the person as a warning sign."""
     bolt_logger = logging.getLogger("slack_bolt")
-    if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
-        bolt_logger.addFilter(_DropClientTokenWarning())
+    for kind in (_DropClientTokenWarning, _LazyListenerErrors):
+        if not any(isinstance(f, kind) for f in bolt_logger.filters):
+            bolt_logger.addFilter(kind())
     # several workspaces (OAuth): Bolt's install pages and per-request authorization on bot.install's stores
     install = services.install
     multi: dict[str, Any] = {} if install is None else {"oauth_settings": install.oauth_settings()}

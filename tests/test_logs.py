@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import logs
+from bot.app import LAZY_FAILURE
 from bot.config import Settings
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.storage import engine as db
@@ -101,6 +102,8 @@ def test_lines_written_after_the_ack_carry_the_request_ids(fake_slack, database_
     for entry in entries:
         assert entry["level"] in ("WARNING", "ERROR")
         assert entry["team_id"] == "T0LAZY" and entry["user_id"] == user and entry["request_id"]
+    [failure] = [e for e in entries if e["message"].startswith(LAZY_FAILURE)]
+    assert "Traceback" in failure["exception"] and "SlackApiError" in failure["exception"]  # where it failed
 
 
 def test_a_full_run_logs_no_secret_and_no_reflection(fake_slack, database_url, content):

@@ -213,9 +213,22 @@ def test_calls_made_by_bolts_listeners_are_counted(fake_slack, database_url):
         samples = wait_until(lambda: counted(2, 1), timeout=20, what="the 429 and the second publish counted")
         # the listener's calls are counted where they were made, not as the clock's: no paced client was used
         assert value(samples, "ladderbot_sends_paced_total") == 0
+        assert value(samples, "ladderbot_listener_errors_total") == 0
+
+        # Slack refuses the publish: the lazy listener fails after the ack, counted by error and as a listener error
+        fake_slack.fail("views.publish", error="invalid_blocks", times=1)
+        assert running.sender.post(home_opened(user), content_type="application/json").status == 200
+        fake_slack.wait_for_calls("views.publish", 4, timeout=20)
+
+        def failed() -> dict:
+            samples = scrape(running)
+            return samples if value(samples, "ladderbot_listener_errors_total") == 1 else {}
+
+        samples = wait_until(failed, timeout=20, what="the lazy listener's failure counted")
+        assert value(samples, "ladderbot_slack_api_calls_total", method="views.publish", error="invalid_blocks") == 1
     finally:
         running.stop()
-    assert len(fake_slack.calls_to("views.publish")) == 3
+    assert len(fake_slack.calls_to("views.publish")) == 4
 
 
 def test_the_meter_reads_slacks_answers():
