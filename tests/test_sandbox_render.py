@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.blocks import evidence as re_blocks
 from bot.blocks import growth as rg
 from bot.blocks import interview as interview_blocks
 from bot.blocks import kit as bk
@@ -321,6 +322,72 @@ def test_other_files_link_only_to_the_sandbox_or_the_web() -> None:
     assert "x.pdf" in page.text and page.all("img") == []
     for refused in ("/other/F1", "//evil.example/F1", "/sandbox/files/F1?x=1", "javascript:alert(1)"):
         assert Html(render_message(message, files={"F1": refused})).all("a") == [], refused
+
+
+def evidence_line(
+    item_id: int = 7, text: str = "Led the <b>incident</b> review & wrote the runbook"
+) -> re_blocks.EvidenceLine:
+    return re_blocks.EvidenceLine(
+        "Mon 23 Nov", text, "my part: the timeline", "https://x.slack.com/archives/C1/p1", ("Leads reviews",), item_id
+    )
+
+
+def test_every_evidence_message_and_view() -> None:
+    groups = (
+        re_blocks.ExpectationGroup("Technical skills", (re_blocks.ExpectationOption("t.1", "Leads reviews"),)),
+        re_blocks.ExpectationGroup("Leadership", (re_blocks.ExpectationOption("l.1", "Mentors <others>"),)),
+    )
+    for revision, author in ((0, "UALICE"), (2, "")):
+        modal = re_blocks.SaveModalView(
+            "Senior Backend Engineer",
+            groups,
+            ("t.1",),
+            ("review",),
+            {"a": author, "l": "senior"},
+            text="Led the <b>incident</b> review",
+            author=author,
+            permalink="https://x.slack.com/archives/C1/p1" if author else "",
+            revision=revision,
+        )
+        page = check_view(re_blocks.build_save_modal(modal))
+        assert page.one("textarea")["data-action-id"] == ActionId.EVIDENCE_TEXT and page.all("b") == []
+        assert "Led the <b>incident</b> review" in page.text and "Mentors <others>" in page.text
+        note = page.one("input", data_action_id=ActionId.EVIDENCE_NOTE)
+        assert json.loads(str(note["data-dispatch-action-config"])) == {"trigger_actions_on": ["on_enter_pressed"]}
+        assert page.one("div", data_block_id=BlockId.EVIDENCE_NOTE, data_type="input")["data-dispatch-action"] == "true"
+        block = re_blocks.expectations_block(revision)
+        assert page.one("select", data_block_id=block)["data-action-id"] == ActionId.EVIDENCE_EXPECTATIONS
+        assert "selected" in page.one("option", value="t.1") and "selected" not in page.one("option", value="l.1")
+        assert ("@Alice" in page.text) == bool(author)
+
+    line = evidence_line()
+    listed = check_message(re_blocks.build_evidence_list([line, evidence_line(8)], 5, shareable=True))
+    shares = listed.all("button", data_action_id=ActionId.EVIDENCE_SHARE)
+    assert [b["data-value"] for b in shares] == ["7", "8"] and "2 of 5 items" in listed.text
+    assert (
+        listed.all(
+            "b",
+        )
+        and "<b>incident</b>" in listed.text
+    )
+    assert "No evidence for Leadership yet" in check_message(re_blocks.build_evidence_list([], 0, "Leadership")).text
+    assert "Leads reviews" in check_message(re_blocks.build_evidence_list([line], 1, "Technical skills")).text
+    assert "Saved to your evidence log" in check_message(re_blocks.build_saved(line)).text
+    home = check_message(Message("home", tuple(re_blocks.build_home_section("Senior", [("Tech", [("x", 2)])], [line]))))
+    assert home.one("button", data_action_id=ActionId.EVIDENCE_LOG_WIN)["data-value"] == "home"
+    sent = check_message(re_blocks.build_packet_sent("4 of 9 expectations", "Senior", "senior", ["UMGR", "UCARL"]))
+    assert [b["data-value"] for b in sent.all("button", data_action_id=ActionId.PACKET_SHARE)] == [
+        "UMGR:senior",
+        "UCARL:senior",
+    ]
+    assert (
+        "nobody to share it with" in check_message(re_blocks.build_packet_sent("0 of 9", "Senior", "senior", [])).text
+    )
+    choices = check_message(re_blocks.build_share_choices(line, ["UMGR"]))
+    assert choices.one("button", data_action_id=ActionId.EVIDENCE_SHARE_TO)["data-value"] == "7:UMGR"
+    assert "nobody to share it with" in check_message(re_blocks.build_share_choices(line, [])).text
+    shared = check_message(re_blocks.build_shared_item("UALICE", line))
+    assert "@Alice shared a piece of growth evidence" in shared.text and shared.one("a")["href"].startswith("https://")
 
 
 def test_followers_org_and_lines(content: Content) -> None:
@@ -723,6 +790,15 @@ RENDERED_HERE = {
         "build_reflection_modal",
     },
     rt: {"build_invite", "build_text", "build_lines", "build_team_summary", "build_followers", "build_org"},
+    re_blocks: {
+        "build_save_modal",
+        "build_evidence_list",
+        "build_saved",
+        "build_home_section",
+        "build_packet_sent",
+        "build_share_choices",
+        "build_shared_item",
+    },  # through test_every_evidence_message_and_view
 }
 
 

@@ -4,6 +4,7 @@ there, and the page loads nothing from outside."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import re
@@ -27,11 +28,12 @@ from bot.config import Settings
 from bot.content.records import Content
 from bot.sandbox import payloads
 from bot.sandbox.api import escape_mentions
+from bot.sandbox.demo import EVIDENCE
 from bot.sandbox.server import RunningSandbox, SandboxOptions, start
 from bot.sandbox.timecontrol import SandboxTime, describe
 from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, REPORTS, dm_channel
 from bot.storage import engine as db
-from bot.storage.models import Delivery, Follow, Plan, Reflection
+from bot.storage.models import Delivery, Evidence, Follow, Plan, Reflection
 from tests.cli_run import run_cli
 from tests.pg import free_port
 from tests.server import ROOT
@@ -222,15 +224,27 @@ def test_the_demo_year_is_there(sandbox: RunningSandbox):
             shared = connection.execute(select(func.count()).where(Reflection.shared.is_(True))).scalar_one()
             private = connection.execute(select(func.count()).where(Reflection.shared.is_(False))).scalar_one()
             accepted = connection.execute(select(func.count()).where(Follow.status == "accepted")).scalar_one()
+            evidence = connection.execute(select(func.count()).select_from(Evidence)).scalar_one()
     finally:
         engine.dispose()
     assert plans == summary.plans == len([p for p in PEOPLE if p.level])
     assert summary.deliveries >= 50 * plans  # about a year of weeks each
     assert answered > skipped > 0 and shared > 0 and private > 0
     assert accepted == summary.accepted_follows == 4
+    assert evidence == summary.evidence >= plans  # a few wins each, so /growth team counts them at first sight
     # the pending invitation went out for real, as a DM the report can answer
     invited = wait_until(lambda: sandbox.fake.messages_to(dm_channel(REPORTS[4].user_id)), what="the invitation DM")
     assert any("follow_accept" in json.dumps(m["blocks"]) for m in invited)
+
+
+def test_the_team_shows_evidence_counts_at_first_sight(page: Page):
+    page.post("command", user=MANAGER.user_id, conv="dm", text="/growth team")
+    shown = page.state(MANAGER.user_id)["html"]
+    counted = dict(re.findall(r'data-user-id="(U\w+)">@\w+</span>: [^<]*? (\d+) evidence items?</li>', shown))
+    assert set(counted) == {r.user_id for r in REPORTS[:4]} and all(int(n) >= 1 for n in counted.values()), shown
+    page.post("command", user="U0LENA", conv="dm", text="/growth evidence")
+    listed = page.state("U0LENA")["html"]
+    assert sum(text[:40] in html.unescape(listed) for text in EVIDENCE) == int(counted["U0LENA"])
 
 
 def test_the_sandbox_database_is_its_own_file(sandbox: RunningSandbox):

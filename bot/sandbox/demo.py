@@ -2,7 +2,8 @@
 /growth org show real numbers at first sight.
 
 Written through the bot's own storage functions (plans.save_plan, follows.invite and answer_invite,
-digest_plans.set_digest, plans.add_reflection) and its models for the past weeks' nudges, in one session.
+digest_plans.set_digest, plans.add_reflection, evidence's add_evidence) and its models for the past weeks'
+nudges, in one session.
 Seeded from a fixed random seed: the same demo on every start.
 """
 
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content.records import Content
+from bot.evidence import store
 from bot.growth import plans
 from bot.sandbox.workspace import MANAGER, PEOPLE, REPORTS, TEAM_ID, DemoPerson
 from bot.schedule import next_occurrence, week_key
@@ -36,6 +38,19 @@ REFLECTIONS = (
 )
 
 
+# wins logged over the year (evidence, issue 14), so /growth team counts them and /growth evidence lists them
+EVIDENCE = (
+    "Led the incident review for the checkout outage and wrote the three follow-ups into the backlog.",
+    "Designed the retry queue for payment webhooks; the design doc was reviewed by two teams.",
+    "Mentored a new teammate through their first on-call week.",
+    "Added tracing to the search API and cut its p95 latency by a third.",
+    "Ran the threat model for the login flow and fixed a token replay gap.",
+    "Split the monolith's billing module out behind a feature flag, with no downtime.",
+    "Wrote the runbook for database failover and tested it in a game day.",
+    "Presented the team's quarterly roadmap to product and sales.",
+)
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     """What was written, for the log line and the tests."""
@@ -46,13 +61,14 @@ class DemoSummary:
     reflections: int
     shared_reflections: int
     accepted_follows: int
+    evidence: int
     pending_invites: tuple[str, ...]  # reports the manager will invite once the server runs (a real DM)
 
 
 def seed(session_factory: sessionmaker[Session], content: Content, now: datetime) -> DemoSummary:
     """Write the demo workspace's year into an empty database, committed in one go."""
     rng = random.Random(SEED)
-    counts = {"plans": 0, "deliveries": 0, "reflections": 0, "shared": 0, "accepted": 0}
+    counts = {"plans": 0, "deliveries": 0, "reflections": 0, "shared": 0, "accepted": 0, "evidence": 0}
     prompt_ids = [p.id for p in content.prompts] or ["reflect"]
     with session_factory.begin() as session:
         people: dict[str, Person] = {}
@@ -67,6 +83,7 @@ def seed(session_factory: sessionmaker[Session], content: Content, now: datetime
             if not demo.level:
                 continue
             _plan_and_history(session, content, people[demo.user_id], demo, now, rng, prompt_ids, counts)
+            _evidence(session, content, people[demo.user_id], now, rng, counts)
         # the manager follows the first four reports (accepted a while ago); the fifth is invited once the
         # server runs, through /growth team add, so the invitation DM is a real one to answer; the last one is
         # left for whoever tries the sandbox to invite
@@ -84,6 +101,7 @@ def seed(session_factory: sessionmaker[Session], content: Content, now: datetime
         reflections=counts["reflections"],
         shared_reflections=counts["shared"],
         accepted_follows=counts["accepted"],
+        evidence=counts["evidence"],
         pending_invites=tuple(r.user_id for r in pending),
     )
 
@@ -135,3 +153,13 @@ def _plan_and_history(
         plans.pause(session, person, 3, now=now)
     else:
         plans.reschedule(plan, now)
+
+
+def _evidence(
+    session: Session, content: Content, person: Person, now: datetime, rng: random.Random, counts: dict[str, int]
+) -> None:
+    """One to four wins logged over the year, mapped to the person's target level as the bot maps them."""
+    for text in rng.sample(EVIDENCE, k=rng.randint(1, 4)):
+        when = now - timedelta(days=rng.randint(3, 7 * WEEKS - 7))
+        store.add_evidence(session, content, person, source="command", text=text, now=when)
+        counts["evidence"] += 1
