@@ -3,7 +3,8 @@
 
 Checks, in the order a person fixes them: the settings, the content folder, the mode (HTTP or Socket Mode,
 one workspace or several), the database (reachable, migrations at head), Slack (auth.test with the bot token,
-the scopes Slack granted against those manifest.yml asks for, the app-level token of Socket Mode), and the
+the scopes Slack granted against those manifest.yml asks for; with several workspaces, both for each stored
+installation with its own token, one line per workspace; the app-level token of Socket Mode), and the
 clock (how late the oldest due nudge or digest is).
 """
 
@@ -15,14 +16,16 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.content.loader import load_content, read_bot_scopes
 from bot.content.validate import ContentError
+from bot.install import TokenCipher, TokenKeyError
 from bot.storage import engine as db
+from bot.storage.models import Installation
 from bot.web.metrics import read_backlog
 
 MANIFEST = PROJECT_ROOT / "manifest.yml"
@@ -98,12 +101,12 @@ def check_database(engine: Engine) -> Iterator[Check]:
         yield ok("migrations", f"at head ({head})")
 
 
-def check_slack(settings: Settings, manifest: Path = MANIFEST) -> Iterator[Check]:
+def check_slack(settings: Settings, manifest: Path = MANIFEST, engine: Engine | None = None) -> Iterator[Check]:
     """auth.test with the bot token, and the scopes Slack says it granted (auth.test's x-oauth-scopes header)
-    against those the manifest asks for."""
+    against those the manifest asks for. Several workspaces: the same for each stored installation, with its
+    own token, one line per workspace (`engine`: the database they are stored in, None if it is not ready)."""
     if settings.multi_workspace:
-        yield skip("slack auth", "several workspaces: each installation has its own token (checked when it is used)")
-        yield skip("scopes", "several workspaces: Slack grants SLACK_SCOPES at each install")
+        yield from check_installations(settings, manifest, engine)
     else:
         try:
             answer = _slack_client(settings, settings.slack_bot_token).auth_test()
@@ -140,9 +143,66 @@ def check_slack(settings: Settings, manifest: Path = MANIFEST) -> Iterator[Check
             yield ok("socket mode", "the app-level token opens a Socket Mode connection")
 
 
-def check_scopes(headers: dict[str, str | list[str]], manifest: Path) -> Check:
+def check_installations(settings: Settings, manifest: Path, engine: Engine | None) -> Iterator[Check]:
+    """Several workspaces: a summary line, then one line per stored installation (a workspace, or an Enterprise
+    Grid organisation installed org-wide): auth.test with its own token, and its scopes against the manifest's.
+    Read only: an expiring token is not refreshed here (the bot does that when it next uses it)."""
+    if engine is None:
+        yield skip("slack auth", "the database is not ready: the installations are stored there")
+        return
+    with Session(engine) as session:
+        rows = list(session.execute(select(Installation).order_by(Installation.install_key)).scalars())
+    if not rows:
+        yield fail(
+            "slack auth",
+            "no workspace has installed ladderbot yet: open https://<your server>/slack/install and choose "
+            "Add to Slack",
+        )
+        return
+    yield ok("slack auth", f"{len(rows)} installation(s), each checked with its own token below")
+    cipher = TokenCipher(settings.token_encryption_keys)
+    for row in rows:
+        yield check_installation(settings, manifest, cipher, row)
+
+
+def check_installation(settings: Settings, manifest: Path, cipher: TokenCipher, row: Installation) -> Check:
+    name = f"workspace {row.install_key}"
+    label = row.enterprise_name if row.is_enterprise_install else row.team_name
+    try:
+        token = cipher.open(row.bot_token_encrypted)
+    except TokenKeyError:
+        return fail(
+            name,
+            "its token cannot be decrypted with SLACK_TOKEN_ENCRYPTION_KEYS: put back the key it was sealed "
+            "with (keys are newest first; keep an old one until `ladderbot tokens reencrypt` has run)",
+        )
+    if not token:
+        return fail(name, "no bot token is stored: reinstall the app to this workspace from /slack/install")
+    try:
+        answer = _slack_client(settings, token).auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        return fail(
+            name,
+            f"auth.test answered {error!r} for {label or row.install_key}: its token no longer works; reinstall "
+            "the app to it from /slack/install (an uninstall event may not have reached the bot)",
+        )
+    except OSError as exc:
+        return fail(name, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__})")
+    scopes = check_scopes(answer.headers, manifest, stored=row.bot_scopes)
+    who = f"bot {answer.get('user')!r} in {label or answer.get('team')!r}"
+    if scopes.status != "OK":
+        return fail(name, f"{who}, but {scopes.detail}")
+    return ok(name, f"{who}; {scopes.detail}")
+
+
+def check_scopes(headers: dict[str, str | list[str]], manifest: Path, stored: str | None = None) -> Check:
+    """The scopes Slack says the token has (x-oauth-scopes), else those `stored` at install, against the
+    manifest's."""
     wanted = read_bot_scopes(manifest)
     raw = next((value for name, value in headers.items() if name.lower() == "x-oauth-scopes"), None)
+    if raw is None and stored is not None:
+        raw = stored
     if raw is None:
         return fail("scopes", "Slack did not say which scopes the token has (no x-oauth-scopes header)")
     text_value = raw[0] if isinstance(raw, list) else raw
@@ -194,8 +254,9 @@ def run_checks(env: dict[str, str] | None = None, manifest: Path = MANIFEST) -> 
     try:
         database = list(check_database(engine))
         checks.extend(database)
-        checks.extend(check_slack(settings, manifest))
-        if all(check.status == "OK" for check in database):
+        ready = all(check.status == "OK" for check in database)
+        checks.extend(check_slack(settings, manifest, engine if ready else None))
+        if ready:
             try:
                 checks.append(check_clock(engine))
             except SQLAlchemyError as exc:

@@ -11,10 +11,12 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import update
 
+from bot.install import new_key
 from bot.storage import engine as db
 from bot.storage.models import Plan, utcnow
 from tests import factories
 from tests.cli_run import run_cli
+from tests.install_world import fake_oauth, install, oauth_env, start_oauth_server
 from tests.pg import free_port
 from tests.slack_requests import SIGNING_SECRET
 
@@ -129,3 +131,68 @@ def test_a_missing_setting_stops_the_rest(monkeypatch, capsys, fake_slack, datab
     assert code == 1
     assert lines["configuration"].startswith("FAIL SLACK_BOT_TOKEN is not set")
     assert all(lines[name].startswith("SKIP") for name in ("database", "slack auth", "clock"))
+
+
+@pytest.fixture
+def installed(fake_slack, database_url):
+    """Two workspaces installed through the OAuth flow on a real server; the server is stopped afterwards."""
+    oauth = fake_oauth(fake_slack)
+    oauth.add_workspace("T0AAA", "Alpha Corp")
+    oauth.add_workspace("T0BBB", "Beta Ltd")
+    server = start_oauth_server(fake_slack, database_url)
+    try:
+        install(server, "T0AAA")
+        install(server, "T0BBB")
+    finally:
+        server.stop()
+    yield oauth
+    oauth.reset()
+
+
+def oauth_doctor_env(fake_slack, database_url: str) -> dict[str, str]:
+    env = env_for(fake_slack, database_url, **oauth_env(fake_slack))
+    del env["SLACK_BOT_TOKEN"]
+    return env
+
+
+def test_several_workspaces_check_each_installation_with_its_own_token(
+    monkeypatch, capsys, fake_slack, database_url, installed
+):
+    fake_slack.reset()
+    code, lines = doctor(monkeypatch, capsys, oauth_doctor_env(fake_slack, database_url))
+    assert code == 0, lines
+    assert "several workspaces over OAuth" in lines["mode"]
+    assert lines["slack auth"] == "OK 2 installation(s), each checked with its own token below"
+    assert lines["workspace T0AAA"].startswith("OK bot 'ladderbot' in 'Alpha Corp'; all 7 scopes")
+    assert lines["workspace T0BBB"].startswith("OK bot 'ladderbot' in 'Beta Ltd'; all 7 scopes")
+    tokens = {c.token for c in fake_slack.calls_to("auth.test")}
+    assert tokens == {*installed.tokens_of("T0AAA"), *installed.tokens_of("T0BBB")}  # each its own
+    assert not any(t in capsys.readouterr().out for t in tokens)  # never printed
+
+    installed.revoke("T0AAA")  # e.g. an uninstall whose event never reached the bot
+    code, lines = doctor(monkeypatch, capsys, oauth_doctor_env(fake_slack, database_url))
+    assert code == 1
+    assert lines["workspace T0AAA"].startswith("FAIL auth.test answered 'token_revoked' for Alpha Corp")
+    assert "reinstall" in lines["workspace T0AAA"]
+    assert lines["workspace T0BBB"].startswith("OK")
+
+    granted = list(fake_slack.state.granted_scopes)
+    fake_slack.state.granted_scopes = [s for s in granted if s != "files:write"]
+    try:
+        code, lines = doctor(monkeypatch, capsys, oauth_doctor_env(fake_slack, database_url))
+    finally:
+        fake_slack.state.granted_scopes = granted
+    assert lines["workspace T0BBB"].startswith("FAIL bot 'ladderbot' in 'Beta Ltd', but the token lacks files:write")
+
+    wrong_key = {**oauth_doctor_env(fake_slack, database_url), "SLACK_TOKEN_ENCRYPTION_KEYS": new_key()}
+    code, lines = doctor(monkeypatch, capsys, wrong_key)
+    assert code == 1 and lines["workspace T0BBB"].startswith("FAIL its token cannot be decrypted")
+
+
+def test_several_workspaces_with_none_installed_yet(monkeypatch, capsys, fake_slack, database_url):
+    fake_oauth(fake_slack)
+    code, lines = doctor(monkeypatch, capsys, oauth_doctor_env(fake_slack, database_url))
+    assert code == 1
+    assert lines["slack auth"].startswith("FAIL no workspace has installed ladderbot yet")
+    assert "/slack/install" in lines["slack auth"]
+    assert not [name for name in lines if name.startswith("workspace ")]
