@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -29,7 +30,7 @@ from bot.content.records import Content
 from bot.sandbox import payloads
 from bot.sandbox.api import escape_mentions
 from bot.sandbox.demo import EVIDENCE
-from bot.sandbox.server import RunningSandbox, SandboxOptions, start
+from bot.sandbox.server import DatabaseRefused, RunningSandbox, SandboxOptions, check_database, sqlite_file, start
 from bot.sandbox.timecontrol import SandboxTime, describe
 from bot.sandbox.workspace import GENERAL, MANAGER, PEOPLE, REPORTS, dm_channel
 from bot.storage import engine as db
@@ -695,3 +696,38 @@ def test_messages_show_the_sandbox_time_they_were_posted_at(page: Page, sandbox:
         rf'data-ts="{re.escape(before)}".*?<time[^>]*>([^<]*)</time>', page.state("U0SAM", "general")["html"], re.S
     )
     assert label and re.fullmatch(r"\w{3} \d\d \w{3}, \d\d:\d\d", label.group(1))  # not today: with its day
+
+
+def test_the_sandbox_never_replaces_a_database_that_is_not_its_own(content: Content, tmp_path: Path):
+    real = tmp_path / "ladderbot.sqlite3"
+    db.migrate(f"sqlite:///{real}")
+    settings = Settings(database_url=f"sqlite:///{real}")
+    before = real.read_bytes()
+    for path in (real, tmp_path / "." / "ladderbot.sqlite3"):  # DATABASE_URL's own file, however it is named
+        with pytest.raises(DatabaseRefused, match="the bot's own database"):
+            start(settings, content, SandboxOptions(port=0, database=path, tick=False, demo=False))
+    other = tmp_path / "other.sqlite3"
+    db.migrate(f"sqlite:///{other}")  # some other bot database
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    for path in (other, notes, tmp_path):
+        with pytest.raises(DatabaseRefused, match="not a sandbox database"):
+            check_database(path, settings.database_url)
+    assert real.read_bytes() == before and notes.read_text() == "my notes" and other.exists()
+
+    # its own file (made by a start, marked) is replaced at the next start; a new or empty file is taken
+    own = tmp_path / "sandbox.sqlite3"
+    for _ in range(2):
+        running = start(settings, content, SandboxOptions(port=0, database=own, tick=False, demo=False))
+        running.stop()
+    check_database(own, settings.database_url)
+    legacy = tmp_path / "legacy.sqlite3"  # made by a sandbox before the mark: only the sandbox's workspace in it
+    db.migrate(f"sqlite:///{legacy}")
+    with sqlite3.connect(legacy) as connection:
+        connection.execute("INSERT INTO workspaces (team_id, created_at) VALUES ('T0SANDBOX', '2026-01-01')")
+    connection.close()
+    check_database(legacy, settings.database_url)
+    (tmp_path / "empty.sqlite3").touch()
+    check_database(tmp_path / "empty.sqlite3", settings.database_url)
+    check_database(tmp_path / "new.sqlite3", settings.database_url)
+    assert sqlite_file("sqlite:////abs/x.db") == Path("/abs/x.db") and sqlite_file("postgresql+psycopg://h/d") is None

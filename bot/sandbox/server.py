@@ -20,6 +20,7 @@ import json
 import logging
 import mimetypes
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -216,10 +217,72 @@ class RunningSandbox:
         self._engine.dispose()
 
 
+class DatabaseRefused(ValueError):
+    """The sandbox will not replace this file: it is the bot's own database, or not a sandbox's."""
+
+
+# PRAGMA application_id of a sandbox database ("LBSX"): the sandbox replaces only a file that carries it
+SANDBOX_APPLICATION_ID = 0x4C425358
+
+
+def check_database(database: Path, database_url: str) -> None:
+    """Refuse (DatabaseRefused) to replace `database` when it is the SQLite file of DATABASE_URL (the bot's
+    real data), or when it exists and is not a sandbox database (no SANDBOX_APPLICATION_ID): the sandbox
+    deletes its file at every start, so it must never be pointed at anything else. An empty file is fine."""
+    real = sqlite_file(database_url)
+    if real is not None and _same_file(database, real):
+        raise DatabaseRefused(
+            f"{database} is the bot's own database (DATABASE_URL); the sandbox replaces its file at every start, "
+            "so give it another one (--database data/sandbox.sqlite3, the default)"
+        )
+    if not database.exists() or (database.is_file() and database.stat().st_size == 0):
+        return
+    if not database.is_file() or not _made_by_the_sandbox(database):
+        raise DatabaseRefused(
+            f"{database} exists and is not a sandbox database; the sandbox replaces its file at every start, so "
+            "it only takes a new file or one it made itself (move that file, or pick another path)"
+        )
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of an SQLite URL (sqlite:///relative or sqlite:////absolute); None for anything else."""
+    if not database_url.startswith("sqlite:///"):
+        return None
+    path = database_url[len("sqlite:///") :].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        if one.exists() and other.exists():
+            return one.samefile(other)
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
+
+
+def _made_by_the_sandbox(database: Path) -> bool:
+    """The file carries the sandbox's application_id, or (made before the mark) holds the sandbox's workspace
+    and no other. Read only, without changing the file; False when it is not an SQLite database."""
+    try:
+        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if connection.execute("PRAGMA application_id").fetchone()[0] == SANDBOX_APPLICATION_ID:
+                return True
+            teams = {row[0] for row in connection.execute("SELECT team_id FROM workspaces")}
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
+    return teams == {TEAM_ID}
+
+
 def start(settings: Settings, content: Content, options: SandboxOptions) -> RunningSandbox:
     """Start the fake Slack, a fresh sandbox database (with the demo year unless options.demo is off), the bot
-    and the page; return once all of them answer. The port is taken first, so a busy port fails (OSError)
-    before anything else has started."""
+    and the page; return once all of them answer. A database path the sandbox must not replace is refused
+    (DatabaseRefused) and the port is taken first (a busy one fails with OSError), both before anything else
+    has started or been written."""
+    check_database(options.database, settings.database_url)
     server = make_server(options.host, options.port, _not_yet, _ThreadingWSGIServer, _QuietHandler)
     try:
         return _serve(server, settings, content, options)
@@ -294,6 +357,12 @@ def _fresh_database(database: Path) -> str:
         stale.unlink(missing_ok=True)
     url = f"sqlite:///{database}"
     db.migrate(url)
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute(f"PRAGMA application_id = {SANDBOX_APPLICATION_ID}")  # the mark check_database wants
+        connection.commit()
+    finally:
+        connection.close()
     return url
 
 
