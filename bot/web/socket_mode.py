@@ -53,6 +53,7 @@ PING_SECONDS = 2.0  # the adapter's ping and link check: a silently dead link is
 LINK_DISABLED_RETRY_SECONDS = 60.0
 REMEMBER_SECONDS = 15 * 60.0  # Slack gives up on an envelope after 3 retries, within minutes
 REDELIVERY_WAIT_SECONDS = 60.0  # a redelivery waits at most this long for the first delivery's answer
+SLACK_MAX_LINKS = 10  # Socket Mode connections Slack allows an app at once; each server process holds one
 
 
 class HandledEnvelopes:
@@ -303,10 +304,27 @@ class SocketModeWSGI:
         return self.wsgi(environ, start_response)
 
 
+def warn_about_links(settings: Settings, handled: HandledEnvelopes) -> bool:
+    """More server processes than Slack allows links: say so once per server (the first process to get here;
+    the shared record decides), at start-up. Whether it warned."""
+    if settings.web_concurrency <= SLACK_MAX_LINKS or not handled.take("warning:too-many-links"):
+        return False
+    logger.warning(
+        "WEB_CONCURRENCY is %d, but Slack allows an app at most %d Socket Mode connections, one per process: "
+        "processes beyond that may get no link and then take no requests. Set "
+        "WEB_CONCURRENCY to %d or fewer across all servers of this app (raise WEB_THREADS for more at once)",
+        settings.web_concurrency,
+        SLACK_MAX_LINKS,
+        SLACK_MAX_LINKS,
+    )
+    return True
+
+
 def connect_socket_mode(app: App, settings: Settings, wsgi: WSGIApp, handled: HandledEnvelopes) -> SocketModeWSGI:
     """In a server process, after the fork: open this process's own link to Slack (Slack allows 10 per app
     and gives each envelope to one of them) and return the HTTP side to serve alongside it. A refused
     app-level token stops the process with what to set."""
+    warn_about_links(settings, handled)
     handler = LadderbotSocketModeHandler(app, settings.slack_app_token, handled, concurrency=settings.web_threads)
     try:
         handler.client.connect()
