@@ -197,7 +197,8 @@ def cmd_run_due(args: argparse.Namespace) -> int:
         print(
             f"scheduled {report.scheduled}, sent {report.sent}, recovered {report.recovered}, "
             f"retrying {report.retrying}, failed {report.failed}, missed {report.missed}, "
-            f"reminders {report.reminders}; paced {report.paced} (of them Slack's 429s {report.rate_limited})"
+            f"reminders {report.reminders}; digests sent {report.digests_sent}, failed {report.digests_failed}, "
+            f"missed {report.digests_missed}; paced {report.paced} (of them Slack's 429s {report.rate_limited})"
         )
         print(report.lateness_text())
     return 0
@@ -427,7 +428,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     from bot.web.manifest import ManifestError, read_manifest, render_manifest
 
     try:
-        print(render_manifest(read_manifest(), socket_mode=args.socket, url=args.url), end="")
+        print(render_manifest(read_manifest(), socket_mode=args.socket, url=args.url, oauth=args.oauth), end="")
     except ManifestError as exc:
         return _fail(f"ladderbot manifest: {exc}")
     return 0
@@ -449,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("manifest", help="print the Slack app manifest for Socket Mode (--socket) or HTTP (--url)")
     p.add_argument("--socket", action="store_true", help="Socket Mode: no request URLs (set SLACK_APP_TOKEN to serve)")
     p.add_argument("--url", help="the server's public https URL, for the request URLs (HTTP mode)")
+    p.add_argument(
+        "--oauth",
+        action="store_true",
+        help="several workspaces: add the OAuth redirect URL on --url and allow org-wide installs",
+    )
     p.set_defaults(func=cmd_manifest)
 
     p = sub.add_parser("clock", help="run the nudge clock (one pass a minute)")

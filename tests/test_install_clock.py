@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.install import Installs, new_key
 from bot.services import build_clock, make_web_client
@@ -182,6 +182,15 @@ def test_a_workspace_reinstalled_within_the_grace_period_gets_its_sends_again(
     ]
     clock.run_pass(MONDAY_10_UTC + timedelta(minutes=1))
     assert plans_and_deliveries(world, "T0AAA") == waiting  # a second pass changes nothing either
+    alpha_people = select(Person.id).join(Workspace, Workspace.id == Person.workspace_id)
+    alpha_rows = Delivery.person_id.in_(alpha_people.where(Workspace.team_id == "T0AAA"))
+    with world.sessions.begin() as session:  # a "remind me tomorrow" falls due meanwhile: not sent either
+        session.execute(update(Delivery).where(alpha_rows).values(remind_at=MONDAY_10_UTC))
+    clock.run_pass(MONDAY_10_UTC + timedelta(minutes=1, seconds=30))
+    assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0BBB": 1}
+    with world.sessions.begin() as session:
+        assert set(session.execute(select(Delivery.reminded_at).where(alpha_rows)).scalars()) == {None}
+        session.execute(update(Delivery).where(alpha_rows).values(remind_at=None))
 
     page = install(running, "T0AAA")  # back within the grace period
     assert "ladderbot is installed" in page.html

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bot.web.manifest import ManifestError, read_manifest, render_manifest
+from tests.cli_run import run_cli
 
 
 def rendered(**kwargs: Any) -> dict[str, Any]:
@@ -43,3 +44,13 @@ def test_oauth_without_a_url_is_refused():
         render_manifest(read_manifest(), socket_mode=True, url=None, oauth=True)
     with pytest.raises(ManifestError, match="https"):
         render_manifest(read_manifest(), socket_mode=False, url="http://ladder.corp.example", oauth=True)
+
+
+def test_ladderbot_manifest_oauth_prints_it(monkeypatch, capsys):
+    ran = run_cli(monkeypatch, capsys, "manifest", "--url", "https://ladder.corp.example", "--oauth")
+    assert ran.code == 0
+    manifest = yaml.safe_load(ran.stdout)
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://ladder.corp.example/slack/oauth_redirect"]
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    refused = run_cli(monkeypatch, capsys, "manifest", "--socket", "--oauth")
+    assert refused.code != 0 and "--oauth needs --url" in refused.stderr

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
-from bot.clock.outbox import new_claim_token, stamp
+from bot.clock.outbox import new_claim_token, sending_rows, stamp
 from bot.clock.pacing import Paced, SlackSenders, retry_after
 from bot.clock.report import PassReport
 from bot.content.records import Content
@@ -35,7 +35,9 @@ class ReminderJob:
     def run(self, now: datetime, report: PassReport) -> None:
         token = new_claim_token()
         eligible = (
-            select(Delivery.id).where(Delivery.remind_at <= now, Delivery.reminded_at.is_(None)).limit(self.batch_size)
+            select(Delivery.id)
+            .where(Delivery.remind_at <= now, Delivery.reminded_at.is_(None), sending_rows(Delivery))
+            .limit(self.batch_size)
         )
         with self.session_factory.begin() as session:
             # claiming marks the reminder as sent: a reminder is at most once, never twice
