@@ -396,7 +396,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except (ConfigError, ContentError) as exc:
         return _cannot_start("sandbox", exc)
     _setup_logging(settings)
-    from bot.sandbox.server import DEFAULT_DATABASE, SandboxOptions, start
+    from bot.sandbox.server import DEFAULT_DATABASE, DatabaseRefused, SandboxOptions, start
 
     options = SandboxOptions(
         host=args.host,
@@ -406,6 +406,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     )
     try:
         running = start(settings, content, options)
+    except DatabaseRefused as exc:
+        return _fail(f"ladderbot sandbox cannot start: {exc}")
     except OSError as exc:
         return _fail(f"ladderbot sandbox cannot start: cannot listen on {options.host}:{options.port}: {exc.strerror}")
     print(

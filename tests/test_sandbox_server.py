@@ -731,3 +731,16 @@ def test_the_sandbox_never_replaces_a_database_that_is_not_its_own(content: Cont
     check_database(tmp_path / "empty.sqlite3", settings.database_url)
     check_database(tmp_path / "new.sqlite3", settings.database_url)
     assert sqlite_file("sqlite:////abs/x.db") == Path("/abs/x.db") and sqlite_file("postgresql+psycopg://h/d") is None
+
+
+def test_ladderbot_sandbox_refuses_the_bots_own_database(monkeypatch, capsys, tmp_path: Path):
+    real = tmp_path / "ladderbot.sqlite3"
+    real.write_bytes(b"the bot's real data")
+    env = {"DATABASE_URL": f"sqlite:///{real}"}
+    ran = run_cli(monkeypatch, capsys, "sandbox", "--port", "0", "--database", str(real), env=env)
+    assert ran.code == 2 and "is the bot's own database (DATABASE_URL)" in ran.stderr
+    notes = tmp_path / "notes.db"
+    notes.write_text("not a sandbox")
+    ran = run_cli(monkeypatch, capsys, "sandbox", "--port", "0", "--database", str(notes), env=env)
+    assert ran.code == 2 and "is not a sandbox database" in ran.stderr
+    assert real.read_bytes() == b"the bot's real data" and notes.read_text() == "not a sandbox"
