@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.install import Installs
     from bot.web.server import LadderbotWSGI
-    from bot.web.socket_mode import HandledEnvelopes, SocketModeWSGI
+    from bot.web.socket_mode import SocketModeWSGI
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -96,11 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.web.clockseat import ClockSeat
 
     seat = None if args.no_clock else ClockSeat.create()
-    handled: HandledEnvelopes | None = None
-    if settings.slack_app_token:  # Socket Mode: one record of the envelopes handled, for all the server's processes
-        from bot.web.socket_mode import HandledEnvelopes
+    if settings.slack_app_token:  # Socket Mode: a link per process; the envelopes are recorded in the database
+        from bot.web.socket_mode import warn_about_links
 
-        handled = HandledEnvelopes.create()
+        warn_about_links(settings)  # once per server, before the fork
 
     def wsgi_factory() -> LadderbotWSGI | SocketModeWSGI:
         from bot.app import create_app
@@ -120,26 +119,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             seat.runs(start_clock)  # started only in the one worker that holds the seat
         wsgi = LadderbotWSGI(app, services, seat)
-        if handled is not None:  # Socket Mode: this process's own link to Slack; /healthz stays on PORT
+        if settings.slack_app_token:  # Socket Mode: this process's own link to Slack; /healthz stays on PORT
             from bot.web.socket_mode import connect_socket_mode
 
-            return connect_socket_mode(app, settings, wsgi, handled)
+            return connect_socket_mode(app, settings, wsgi, services.session_factory)
         return wsgi
 
     from bot.web.server import run_gunicorn
 
-    try:
-        run_gunicorn(
-            wsgi_factory,
-            port=settings.port,
-            threads=settings.web_threads,
-            workers=settings.web_concurrency,
-            log_level=settings.log_level,
-            clock_seat=seat,
-        )
-    finally:
-        if handled is not None:
-            handled.remove()  # by the arbiter only: a worker that exits passes through here too
+    run_gunicorn(
+        wsgi_factory,
+        port=settings.port,
+        threads=settings.web_threads,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level,
+        clock_seat=seat,
+    )
     return 0
 
 

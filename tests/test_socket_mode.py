@@ -6,6 +6,7 @@ when a link drops in the middle of traffic; several processes each hold a link; 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import urllib.parse
 import uuid
@@ -241,6 +242,68 @@ def test_two_processes_a_lost_ack_redelivered_to_the_other_one_is_answered_not_h
     assert server.process.returncode == 0, server.log()
 
 
+def worker_pids(server: RunningServer) -> set[int]:
+    """The server's processes: the arbiter and the workers it forked (from /proc)."""
+    pids, queue = set(), [server.process.pid]
+    while queue:
+        pid = queue.pop()
+        pids.add(pid)
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        queue += [int(child) for child in children.read_text().split()] if children.exists() else []
+    return pids
+
+
+ANSWERED_AGAIN = re.compile(r"delivered again \(retry \d+\): answered with the ack [^ ]*:(\d+) gave the first time")
+
+
+def test_two_servers_a_lost_ack_redelivered_to_the_other_server_is_answered_not_handled_again(slack, database_url):
+    """Two pods: two `serve` processes on their own ports and the same database, each with its link. An ack is lost
+    with its link, and Slack delivers the envelope again on a link still open: the other server's."""
+    hub = slack.socket_mode
+    serve = [*SERVE, "--no-clock"]
+    env = {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": "", "LOG_LEVEL": "INFO"}
+    first = start_server(slack.url, database_url, command=serve, **env)
+    try:
+        second = start_server(slack.url, database_url, command=serve, **env)
+    except BaseException:
+        first.stop()
+        raise
+    servers = [first, second]
+    try:
+        assert first.port != second.port
+        hub.wait_for_connections(2)
+        pids = [worker_pids(server) for server in servers]
+        writers: list[str] = []
+        sent: list[Envelope] = []
+        across = 0
+        for _ in range(12):  # the redelivery goes to a random open link: stop once one went to the other server
+            user = new_user()
+            writers.append(user)
+            hub.wait_for_connections(2)  # the server that lost the last ack has its new link
+            hub.lose_next_ack()
+            sent.append(hub.wait_ack(command(hub, f"evidence add ran the game day {len(writers)}", user), 60))
+            assert evidence_of(database_url, user) == 1  # handled once, whichever server the redelivery reached
+            answered_by = []  # (server answering the redelivery, server that handled it first)
+            for number, server in enumerate(servers):
+                for owner in ANSWERED_AGAIN.findall(server.log()):
+                    answered_by.append((number, next(n for n, mine in enumerate(pids) if int(owner) in mine)))
+            across = sum(1 for answering, handling in answered_by if answering != handling)
+            if across:
+                break
+        assert across, "no redelivery landed on the other server: the test proved nothing"
+        for envelope in sent:
+            assert envelope.retry_attempt >= 1 and not envelope.given_up
+            assert "evidence" in answer_text(envelope).lower()  # the first answer, given again by the record
+        assert [evidence_of(database_url, user) for user in writers] == [1] * len(writers)
+        assert hub.duplicate_acks == 0
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        assert server.process.returncode == 0, server.log()
+        assert "Traceback" not in server.log(), server.log()
+
+
 # reconnecting, in-process: the real app and services on the fake Slack --------------------------------
 
 
@@ -251,7 +314,7 @@ def handler(slack: FakeSlack, database_url: str, content) -> Iterator[LadderbotS
     )
     engine = db.make_engine(database_url)
     services = build_services(settings, content, engine, db.make_session_factory(engine))
-    handled = HandledEnvelopes.create()
+    handled = HandledEnvelopes(services.session_factory)  # the record in the bot's database, as `serve` keeps it
     running = LadderbotSocketModeHandler(
         create_app(services), APP_TOKEN, handled, ping_interval=0.5, link_disabled_retry_seconds=0.2
     )
@@ -259,7 +322,6 @@ def handler(slack: FakeSlack, database_url: str, content) -> Iterator[LadderbotS
     yield running
     running.client.close()
     engine.dispose()
-    handled.remove()
 
 
 def test_refresh_requested_and_warning_move_to_a_new_link_without_losing_an_answer(slack, handler):

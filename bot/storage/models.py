@@ -309,3 +309,18 @@ class WorkspaceRemoval(Base):
     reason: Mapped[str] = mapped_column(String(32))  # app_uninstalled, tokens_revoked
     removed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     forget_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SocketEnvelope(Base):
+    """A Socket Mode envelope a server process has taken (bot.web.socket_mode): shared by every process of every
+    server, so that an envelope Slack delivers again, on any link, is answered with the ack it produced the first
+    time instead of being handled twice. `ack` is the ack's payload as JSON ("null": an ack with none), set once
+    the handler acked; rows are swept an hour after `started_at`."""
+
+    __tablename__ = "socket_envelopes"
+
+    envelope_key: Mapped[str] = mapped_column(String(255), primary_key=True)  # envelope id, or an event's id
+    owner: Mapped[str] = mapped_column(String(100))  # host:pid of the process that handles it
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack: Mapped[str | None] = mapped_column(Text)

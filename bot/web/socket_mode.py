@@ -7,13 +7,13 @@ one, so an answer still being computed goes out on the new link. Its one weak sp
 a close frame: it notices by failed pings, so PING_SECONDS is kept short.
 
 What this module adds to the adapter:
-- Each envelope is handled once per server (`HandledEnvelopes`, shared by its processes). Slack delivers an
-  envelope again when it did not get the ack (`retry_attempt` > 0). That says the ack went missing, not that
-  the work did: our listeners commit before they ack, so the work may be done and the ack lost with a dropped
-  link. A redelivery of an envelope the server has taken is therefore answered with the ack it produced the
-  first time (a command's answer included), once that is ready, and not handled again; one that never reached
-  the server is handled as new; one whose first handler failed before its ack, or whose process died, is
-  handled again.
+- Each envelope is handled once, across all processes of all servers (`HandledEnvelopes`: a table in the bot's
+  database). Slack delivers an envelope again when it did not get the ack (`retry_attempt` > 0), on any of the
+  app's links, another server's included. That says the ack went missing, not that the work did: our listeners
+  commit before they ack, so the work may be done and the ack lost with a dropped link. A redelivery of an
+  envelope somebody has taken is therefore answered with the ack it produced the first time (a command's answer
+  included), once that is ready, and not handled again; one that never reached a server is handled as new; one
+  whose first handler failed before its ack, or whose process died, is handled again.
 - `disconnect` reasons are logged as what they mean to an operator, and `link_disabled` (Socket Mode turned
   off in the app's settings) stops the adapter's fast reconnecting: Slack refuses new links until it is turned
   back on, so the process asks again once every LINK_DISABLED_RETRY_SECONDS (apps.connections.open is Tier 1).
@@ -26,13 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
-import tempfile
+import socket
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -43,133 +42,180 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.storage.models import SocketEnvelope
+from bot.storage.upsert import insert_for
 from bot.web.server import EVENTS_PATH, Environ, StartResponse, WSGIApp
 
 logger = logging.getLogger(__name__)
 
 PING_SECONDS = 2.0  # the adapter's ping and link check: a silently dead link is replaced within a few of these
 LINK_DISABLED_RETRY_SECONDS = 60.0
-REMEMBER_SECONDS = 15 * 60.0  # Slack gives up on an envelope after 3 retries, within minutes
-REDELIVERY_WAIT_SECONDS = 60.0  # a redelivery waits at most this long for the first delivery's answer
+REMEMBER_SECONDS = 60 * 60.0  # Slack gives up on an envelope after 3 retries, within minutes
+SWEEP_EVERY_SECONDS = 60.0  # each process deletes rows older than REMEMBER_SECONDS at most this often
+REDELIVERY_WAIT_SECONDS = 2.5  # a redelivery waits this long for the first delivery's ack: Slack waits 3 s
+OWNER_GONE_SECONDS = 10.0  # an ack takes milliseconds: a row in progress for longer lost its process
+POLL_SECONDS = 0.05  # how often a waiting redelivery reads the first delivery's row
 SLACK_MAX_LINKS = 10  # Socket Mode connections Slack allows an app at once; each server process holds one
 
 
 class HandledEnvelopes:
-    """The envelopes this server's processes have taken, and the ack each produced, kept for a while.
+    """The envelopes taken and the ack each produced, in the bot's own database (`socket_envelopes`), so every
+    process of every server (pod, machine) sees them: Slack may deliver an envelope again on any of the app's
+    links, another server's included.
 
-    Slack may deliver an envelope again on another process's link, so the record is shared: a small SQLite file
-    (the standard library's sqlite3, not the bot's database: a scratch record of this server's own, which needs
-    no schema migration) made by the server's first process before the fork (`create`) and opened by every
-    process after it. Processes of one server share a machine; separate servers (other machines) do not share it.
+    The first delivery inserts the row (an INSERT that does nothing on a conflict: somebody has it already) and
+    sets its ack once the handler acked: one INSERT and one UPDATE per envelope. A redelivery reads the row: an
+    ack there is answered again; a row still in progress is polled for its ack for at most `wait_seconds` (Slack
+    waits 3 s for an ack); a row gone (its handler failed before an ack) is inserted again; a row in progress for
+    longer than `owner_gone_seconds` is taken over (an ack takes milliseconds: its process died), atomically, by
+    an UPDATE that matches the `started_at` it read. Rows older than `remember_seconds` are swept, by each process
+    at most once every `sweep_every_seconds` (Slack gives an envelope up after 3 retries, within minutes).
+    Times are each process's own clock: servers whose clocks disagree by seconds shift the take-over bound.
     """
 
-    def __init__(self, path: Path, remember_seconds: float = REMEMBER_SECONDS) -> None:
-        self.path = path
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        remember_seconds: float = REMEMBER_SECONDS,
+        wait_seconds: float = REDELIVERY_WAIT_SECONDS,
+        owner_gone_seconds: float = OWNER_GONE_SECONDS,
+        sweep_every_seconds: float = SWEEP_EVERY_SECONDS,
+    ) -> None:
+        self.session_factory = session_factory
         self.remember_seconds = remember_seconds
-        self._owner = os.getpid()  # whose file this is: only that process removes it
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def create(cls) -> HandledEnvelopes:
-        """In the server's first process, before any fork: a fresh, empty record for this server only."""
-        fd, name = tempfile.mkstemp(prefix="ladderbot-envelopes-", suffix=".sqlite3")
-        os.close(fd)
-        return cls(Path(name))
-
-    def remove(self) -> None:
-        """Once the server stops; a forked process leaving the same code path removes nothing."""
-        if os.getpid() == self._owner:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-
-    def _connection(self) -> sqlite3.Connection:
-        """Opened on first use, in the process that uses it (never across a fork). Call with the lock held."""
-        if self._db is None or self._owner != os.getpid():
-            self._owner = os.getpid()
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS envelopes (key TEXT PRIMARY KEY, owner INTEGER NOT NULL,"
-                " taken REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0, ack TEXT)"
-            )
-            self._db = db
-        return self._db
-
-    def take(self, key: str) -> bool:
-        """True when this process now handles the envelope: nobody had taken it (or forgot it)."""
-        now = time.time()
-        with self._lock:
-            db = self._connection()
-            db.execute("DELETE FROM envelopes WHERE taken < ?", (now - self.remember_seconds,))
-            return self.take_locked(db, key)
-
-    def finish(self, key: str, ack_payload: dict[str, Any] | None) -> None:
-        with self._lock:
-            self._connection().execute(
-                "UPDATE envelopes SET done = 1, ack = ? WHERE key = ?", (json.dumps(ack_payload), key)
-            )
-
-    def forget(self, key: str) -> None:
-        """Handling failed before an ack: a redelivery is handled afresh."""
-        with self._lock:
-            self._connection().execute("DELETE FROM envelopes WHERE key = ? AND done = 0", (key,))
-
-    def first_answer(self, key: str, timeout: float = REDELIVERY_WAIT_SECONDS) -> FirstAnswer:
-        """For an envelope taken before: the ack payload it produced once it is ready, or TAKE_IT when this
-        process should handle it after all (the first one forgot it, or its process is gone), or WAIT_LONGER."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                db = self._connection()
-                row = db.execute("SELECT owner, done, ack FROM envelopes WHERE key = ?", (key,)).fetchone()
-                if row is None:
-                    if self.take_locked(db, key):
-                        return TAKE_IT
-                    continue
-                owner, done, ack = row
-                if done:
-                    return Answered(json.loads(ack))
-                if owner != os.getpid() and not _alive(owner):
-                    moved = db.execute(
-                        "UPDATE envelopes SET owner = ?, taken = ? WHERE key = ? AND owner = ? AND done = 0",
-                        (os.getpid(), time.time(), key, owner),
-                    )
-                    if moved.rowcount == 1:
-                        return TAKE_IT
-            time.sleep(0.02)
-        return WAIT_LONGER
+        self.wait_seconds = wait_seconds
+        self.owner_gone_seconds = owner_gone_seconds
+        self.sweep_every_seconds = sweep_every_seconds
+        self._next_sweep = 0.0  # time.monotonic() of this process's next sweep
 
     @staticmethod
-    def take_locked(db: sqlite3.Connection, key: str) -> bool:
-        taken = db.execute(
-            "INSERT OR IGNORE INTO envelopes (key, owner, taken) VALUES (?, ?, ?)", (key, os.getpid(), time.time())
-        )
-        return taken.rowcount == 1
+    def owner() -> str:
+        """This process, as the record names it: host:pid (after a fork, the new pid)."""
+        return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+    def take(self, key: str) -> Taken | None:
+        """This process now handles the envelope (nobody had it, or it was forgotten), or None: somebody has it."""
+        self._sweep_if_due()
+        return self._insert(key)
+
+    def finish(self, taken: Taken, ack_payload: dict[str, Any] | None) -> None:
+        """The handler acked: a redelivery from now on is answered with `ack_payload`."""
+        with self.session_factory() as session:
+            session.execute(
+                update(SocketEnvelope)
+                .where(SocketEnvelope.envelope_key == taken.key)
+                .values(finished=True, ack=json.dumps(ack_payload))
+            )
+            session.commit()
+
+    def forget(self, taken: Taken) -> None:
+        """Handling failed before an ack: a redelivery is handled afresh. Unless another process took the row
+        over meanwhile. A database that fails here leaves the row to be taken over once it is old enough."""
+        try:
+            with self.session_factory() as session:
+                session.execute(
+                    delete(SocketEnvelope).where(
+                        SocketEnvelope.envelope_key == taken.key,
+                        SocketEnvelope.started_at == taken.started_at,
+                        SocketEnvelope.finished.is_(False),
+                    )
+                )
+                session.commit()
+        except SQLAlchemyError:
+            logger.warning("could not forget a failed envelope: a redelivery handles it once %.0f s have passed",
+                           self.owner_gone_seconds, exc_info=True)  # fmt: skip
+
+    def first_answer(self, key: str) -> Answered | Taken | None:
+        """For an envelope somebody took: the ack payload it produced once it is ready (Answered), this process's
+        claim when it should handle it after all (Taken: the first handler failed, or its process is gone), or
+        None when the first delivery is still at work after `wait_seconds`."""
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            with self.session_factory() as session:
+                row = session.execute(
+                    select(
+                        SocketEnvelope.owner, SocketEnvelope.started_at, SocketEnvelope.finished, SocketEnvelope.ack
+                    ).where(SocketEnvelope.envelope_key == key)
+                ).first()
+            if row is None:
+                taken = self._insert(key)
+                if taken is not None:
+                    return taken
+            elif row.finished:
+                return Answered(json.loads(row.ack) if row.ack else None, row.owner)
+            elif (datetime.now(UTC) - row.started_at).total_seconds() > self.owner_gone_seconds:
+                taken = self._take_over(key, row.started_at)
+                if taken is not None:
+                    logger.warning("envelope %s was in progress at %s since %s: its process is gone; handling it here",
+                                   key, row.owner, row.started_at.isoformat())  # fmt: skip
+                    return taken
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+
+    def _insert(self, key: str) -> Taken | None:
+        now = datetime.now(UTC)
+        with self.session_factory() as session:
+            # RETURNING, not the row count: SQLAlchemy keeps an INSERT's count only on request (psycopg gives -1)
+            statement = (
+                insert_for(session, SocketEnvelope)
+                .values(envelope_key=key, owner=self.owner(), started_at=now, finished=False)
+                .on_conflict_do_nothing(index_elements=["envelope_key"])
+                .returning(SocketEnvelope.envelope_key)
+            )
+            inserted = session.execute(statement).first() is not None
+            session.commit()
+        return Taken(key, now) if inserted else None
+
+    def _take_over(self, key: str, started_at: datetime) -> Taken | None:
+        now = datetime.now(UTC)
+        with self.session_factory() as session:
+            moved = session.execute(
+                update(SocketEnvelope)
+                .where(
+                    SocketEnvelope.envelope_key == key,
+                    SocketEnvelope.started_at == started_at,
+                    SocketEnvelope.finished.is_(False),
+                )
+                .values(owner=self.owner(), started_at=now)
+            )
+            session.commit()
+        assert isinstance(moved, CursorResult)  # an UPDATE's result: it carries the row count
+        return Taken(key, now) if moved.rowcount == 1 else None
+
+    def _sweep_if_due(self) -> None:
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self.sweep_every_seconds
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.remember_seconds)
+        try:
+            with self.session_factory() as session:
+                session.execute(delete(SocketEnvelope).where(SocketEnvelope.started_at < cutoff))
+                session.commit()
+        except SQLAlchemyError:  # the next sweep will do; the envelope at hand does not wait for this one
+            logger.warning("could not sweep old Socket Mode envelopes", exc_info=True)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """This process handles the envelope: its row, by the `started_at` this process wrote."""
+
+    key: str
+    started_at: datetime
 
 
 @dataclass(frozen=True)
 class Answered:
-    """The ack payload a first delivery produced (None: an ack with no payload)."""
+    """The ack payload a first delivery produced (None: an ack with no payload), and who produced it."""
 
     payload: dict[str, Any] | None
-
-
-TAKE_IT = "take it"
-WAIT_LONGER = "wait longer"
-FirstAnswer = Answered | str
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    owner: str = ""
 
 
 def envelope_key(request: SocketModeRequest) -> str:
@@ -194,7 +240,7 @@ def ack_for(request: SocketModeRequest, response: BoltResponse) -> SocketModeRes
 
 
 class LadderbotSocketModeHandler(SocketModeHandler):
-    """Bolt's built-in Socket Mode adapter, handling each envelope once per process (see the module)."""
+    """Bolt's built-in Socket Mode adapter, handling each envelope once across servers (see the module)."""
 
     client: SocketModeClient
 
@@ -220,30 +266,35 @@ class LadderbotSocketModeHandler(SocketModeHandler):
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         key = envelope_key(req)
-        if not self.handled.take(key):
-            # taken before (here or by another process of this server): answer with the ack it produced
+        taken = self.handled.take(key)
+        if taken is None:
+            # taken before (by this process, another one, or another server): answer with the ack it produced
             first = self.handled.first_answer(key)
             if isinstance(first, Answered):
                 self.redeliveries_answered += 1
                 client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=first.payload))
-                logger.info("%s envelope delivered again (retry %s): answered as the first time, not handled again",
-                            req.type, req.retry_attempt)  # fmt: skip
+                logger.info("%s envelope delivered again (retry %s): answered with the ack %s gave the first time, "
+                            "not handled again", req.type, req.retry_attempt, first.owner)  # fmt: skip
                 return
-            if first == WAIT_LONGER:
+            if first is None:
                 logger.warning("%s envelope delivered again while its first delivery is still being handled; "
                                "left for Slack to deliver later", req.type)  # fmt: skip
                 return
+            taken = first
         try:
             response = run_bolt_app(self.app, req)
         except Exception:
-            self.handled.forget(key)
+            self.handled.forget(taken)
             raise
         ack = ack_for(req, response)
         if ack is None:
-            self.handled.forget(key)
+            self.handled.forget(taken)
             logger.warning("no ack for a %s envelope: Bolt answered %s", req.type, response.status)
             return
-        self.handled.finish(key, ack.payload)
+        try:
+            self.handled.finish(taken, ack.payload)
+        except SQLAlchemyError:  # the ack matters more: Slack delivers again what is not acked
+            logger.exception("could not record the ack of a %s envelope; acking it anyway", req.type)
         client.send_socket_mode_response(ack)
 
     def _watch(self, raw: str) -> None:
@@ -304,10 +355,10 @@ class SocketModeWSGI:
         return self.wsgi(environ, start_response)
 
 
-def warn_about_links(settings: Settings, handled: HandledEnvelopes) -> bool:
-    """More server processes than Slack allows links: say so once per server (the first process to get here;
-    the shared record decides), at start-up. Whether it warned."""
-    if settings.web_concurrency <= SLACK_MAX_LINKS or not handled.take("warning:too-many-links"):
+def warn_about_links(settings: Settings) -> bool:
+    """More server processes than Slack allows links: say so, once per server, at start-up (in the server's first
+    process, before the fork). Whether it warned."""
+    if settings.web_concurrency <= SLACK_MAX_LINKS:
         return False
     logger.warning(
         "WEB_CONCURRENCY is %d, but Slack allows an app at most %d Socket Mode connections, one per process: "
@@ -320,11 +371,14 @@ def warn_about_links(settings: Settings, handled: HandledEnvelopes) -> bool:
     return True
 
 
-def connect_socket_mode(app: App, settings: Settings, wsgi: WSGIApp, handled: HandledEnvelopes) -> SocketModeWSGI:
+def connect_socket_mode(
+    app: App, settings: Settings, wsgi: WSGIApp, session_factory: sessionmaker[Session]
+) -> SocketModeWSGI:
     """In a server process, after the fork: open this process's own link to Slack (Slack allows 10 per app
-    and gives each envelope to one of them) and return the HTTP side to serve alongside it. A refused
-    app-level token stops the process with what to set."""
-    warn_about_links(settings, handled)
+    and gives each envelope to one of them) and return the HTTP side to serve alongside it. The envelopes are
+    recorded in the bot's database, through `session_factory`. A refused app-level token stops the process
+    with what to set."""
+    handled = HandledEnvelopes(session_factory)
     handler = LadderbotSocketModeHandler(app, settings.slack_app_token, handled, concurrency=settings.web_threads)
     try:
         handler.client.connect()
