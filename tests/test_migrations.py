@@ -38,9 +38,11 @@ def test_models_match_migrations(database_url: str) -> None:
 
 
 def test_person_upsert_is_idempotent(db_session: Session) -> None:
+    created = []
     for _ in range(3):
-        repo.record_person_seen(db_session, "T1", "U1")
+        created.append(repo.record_person_seen(db_session, "T1", "U1"))
         db_session.commit()
+    assert created == [True, False, False]  # only the first call made the row (the row count lied on psycopg 3)
     person = repo.get_person(db_session, "T1", "U1")
     assert person is not None and person.first_seen_at.tzinfo is not None
     assert person.last_seen_at >= person.first_seen_at

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,6 @@ def insert_ignoring_conflict(
 ) -> bool:
     """Insert one row unless one with the same `index_elements` exists; True when this call inserted it."""
     statement = insert_for(session, model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)  # an INSERT's result: it carries the row count
-    return bool(result.rowcount)
+    # RETURNING, not the row count: psycopg 3 under SQLAlchemy 2.1 reports -1 for an INSERT's rowcount
+    inserted = session.execute(statement.returning(*(getattr(model, name) for name in index_elements)))
+    return inserted.first() is not None
