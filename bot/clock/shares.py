@@ -2,7 +2,7 @@
 renewed every HEARTBEAT, and paces itself at 1/N of the workspace's limits, N being the rows seen within
 STALE. Works the same on PostgreSQL and SQLite; the cost is one small transaction per HEARTBEAT while sending.
 
-A clock that joins a workspace others are already sending for waits two HEARTBEATs (and starts with no saved
+A clock that joins a workspace others are already sending for waits two and a half HEARTBEATs (and starts with no saved
 burst) before its first send, so the others have read the new count and slowed down by then; when a clock
 leaves, the others speed up a HEARTBEAT later: under the workspace's rate, not over. A clock that dies leaves a
 row that stops counting after STALE and is deleted an hour later. `seen_at` is each host's own UTC clock: hosts
@@ -65,7 +65,7 @@ class SendShares:
             clocks = counts.get(budget, 1)
             if budget in joined and clocks > 1:
                 # let the others see us before we take our part: they look every heartbeat, between sends
-                self.pacer.hold(budget, 2 * self.heartbeat + 0.5)
+                self.pacer.hold(budget, 2.5 * self.heartbeat)
             self.pacer.set_share(budget, clocks)
 
     def leave(self) -> None:
