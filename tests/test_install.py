@@ -14,25 +14,9 @@ from sqlalchemy import select
 
 from bot.storage import engine as db
 from bot.storage.models import Installation, Person, Workspace, WorkspaceRemoval
-from tests.install_world import KEY, Browser, fake_oauth, install, oauth_env, raw_rows, start_oauth_server
+from tests.install_world import KEY, Browser, install, oauth_env, raw_rows, start_oauth_server
 from tests.server import ROOT, server_env
 from tests.slack_requests import event_body
-
-
-@pytest.fixture
-def oauth(fake_slack):
-    oauth = fake_oauth(fake_slack)
-    oauth.add_workspace("T0AAA", "Alpha Corp")
-    oauth.add_workspace("T0BBB", "Beta Ltd")
-    yield oauth
-    oauth.reset()
-
-
-@pytest.fixture
-def running(fake_slack, database_url, oauth):
-    server = start_oauth_server(fake_slack, database_url)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

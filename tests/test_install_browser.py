@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from bot.storage import engine as db
 from bot.storage.models import Installation, OAuthState, utcnow
-from tests.install_world import fake_oauth, raw_rows, start_oauth_server, state_of
+from tests.install_world import raw_rows, state_of
 from tests.test_sandbox_browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path, playwright_api
 
 
@@ -26,22 +26,6 @@ def chromium() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-@pytest.fixture
-def oauth(fake_slack):
-    oauth = fake_oauth(fake_slack)
-    oauth.add_workspace("T0AAA", "Alpha Corp")
-    oauth.add_workspace("T0BBB", "Beta Ltd")
-    yield oauth
-    oauth.reset()
-
-
-@pytest.fixture
-def running(fake_slack, database_url, oauth):
-    server = start_oauth_server(fake_slack, database_url)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -21,27 +21,11 @@ from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
 from tests.cli_run import run_cli
 from tests.clockworld import MONDAY_10_UTC, World
-from tests.install_world import KEY, fake_oauth, install, oauth_settings, raw_rows, start_oauth_server
+from tests.install_world import KEY, install, oauth_settings, raw_rows
 from tests.slack_requests import event_body, slash_command_body
 
 MANAGER, REPORT = "U0MANAGER", "U0ALICE"
 DIGEST_AT = MONDAY_10_UTC - timedelta(hours=1)
-
-
-@pytest.fixture
-def oauth(fake_slack):
-    oauth = fake_oauth(fake_slack)
-    oauth.add_workspace("T0AAA", "Alpha Corp")
-    oauth.add_workspace("T0BBB", "Beta Ltd")
-    yield oauth
-    oauth.reset()
-
-
-@pytest.fixture
-def running(fake_slack, database_url, oauth):
-    server = start_oauth_server(fake_slack, database_url)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

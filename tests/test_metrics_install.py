@@ -4,31 +4,14 @@ workspace's token, is counted as failed, and the next one that works as ok."""
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client import REGISTRY
 
 from bot.install import Installs
 from bot.services import make_web_client
 from bot.storage import engine as db
-from tests.install_world import fake_oauth, install, oauth_settings, start_oauth_server
+from tests.install_world import install, oauth_settings
 from tests.test_metrics import scrape, value
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-def oauth(fake_slack):
-    oauth = fake_oauth(fake_slack)
-    oauth.add_workspace("T0AAA", "Alpha Corp")
-    oauth.add_workspace("T0BBB", "Beta Ltd")
-    yield oauth
-    oauth.reset()
-
-
-@pytest.fixture
-def running(fake_slack, database_url, oauth):
-    server = start_oauth_server(fake_slack, database_url)
-    yield server
-    server.stop()
 
 
 def refresh_calls(fake_slack) -> list[str | None]:
