@@ -169,21 +169,22 @@ class Settings:
                 + "."
             )
 
-        rate_text = env.get("SLACK_MESSAGES_PER_MINUTE", "").strip() or "600"
-        messages_per_minute = float(rate_text) if re.fullmatch(r"[0-9]{1,7}(\.[0-9]+)?", rate_text) else 0.0
-        if not 1 <= messages_per_minute <= 1_000_000:
-            problems.append(
-                "SLACK_MESSAGES_PER_MINUTE must be a number of messages a minute from 1 to 1000000 "
-                f"(the workspace-wide pace of chat.postMessage), got {rate_text!r}."
-            )
-
-        scale_text = env.get("SLACK_RATE_SCALE", "").strip() or "1"
-        rate_scale = float(scale_text) if re.fullmatch(r"[0-9]{1,5}(\.[0-9]+)?", scale_text) else 0.0
-        if not 0.01 <= rate_scale <= 10_000:
-            problems.append(
-                "SLACK_RATE_SCALE must be a number from 0.01 to 10000 (how many times Slack's published rates "
-                f"the bot paces itself at; 1 for Slack), got {scale_text!r}."
-            )
+        messages_per_minute = _decimal(
+            env,
+            "SLACK_MESSAGES_PER_MINUTE",
+            "600",
+            (1, 1_000_000),
+            "a number of messages a minute from 1 to 1000000 (the workspace-wide pace of chat.postMessage)",
+            problems,
+        )
+        rate_scale = _decimal(
+            env,
+            "SLACK_RATE_SCALE",
+            "1",
+            (0.01, 10_000),
+            "a number from 0.01 to 10000 (how many times Slack's published rates the bot paces itself at; 1 for Slack)",
+            problems,
+        )
 
         try:
             database_url = normalise_database_url(env.get("DATABASE_URL", ""))
@@ -216,6 +217,17 @@ class Settings:
 
 
 DEFAULT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email", "files:write")
+
+
+def _decimal(
+    env: Mapping[str, str], name: str, default: str, bounds: tuple[float, float], what: str, problems: list[str]
+) -> float:
+    """A plain decimal number (ASCII digits and an optional fraction) within `bounds`, or a problem saying so."""
+    text = env.get(name, "").strip() or default
+    value = float(text) if re.fullmatch(r"[0-9]{1,7}(\.[0-9]+)?", text) else 0.0
+    if not bounds[0] <= value <= bounds[1]:
+        problems.append(f"{name} must be {what}, got {text!r}.")
+    return value
 
 
 def read_oauth_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:

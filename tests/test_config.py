@@ -40,6 +40,8 @@ def test_defaults():
         ({**GOOD, "SLACK_BOT_TOKEN": "xoxp-user"}, "must be a bot token"),
         ({**GOOD, "PORT": "eighty"}, "PORT must be a port number"),
         ({**GOOD, "SLACK_RATE_SCALE": "0"}, "SLACK_RATE_SCALE must be a number from 0.01 to 10000"),
+        ({**GOOD, "SLACK_MESSAGES_PER_MINUTE": "0.5"}, "SLACK_MESSAGES_PER_MINUTE must be a number of messages"),
+        ({**GOOD, "SLACK_MESSAGES_PER_MINUTE": "６００"}, "SLACK_MESSAGES_PER_MINUTE must be a number of messages"),
         ({**GOOD, "SLACK_RATE_SCALE": "fast"}, "SLACK_RATE_SCALE must be a number from 0.01 to 10000"),
         ({**GOOD, "PORT": "³"}, "PORT must be a port number"),  # a digit int() refuses: a message, not a crash
         ({**GOOD, "WEB_THREADS": "²"}, "WEB_THREADS must be a whole number"),
