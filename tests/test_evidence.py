@@ -17,6 +17,7 @@ from bot.evidence.packet import EvidenceRow, NoteRow, _PacketPDF, assemble, mark
 from bot.evidence.suggest import prompt_for_gap, scorer_for, stem
 from bot.team.summary import PlanFacts, ReportRow, TeamRows, summarise
 from tests.evidence_samples import HELD_OUT, SAMPLES
+from tests.pdf_text import pdf_text
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -137,6 +138,7 @@ def test_the_pdf_wraps_long_words_and_long_texts_within_the_page(content):
     lines = doc.wrap(long_word + " and some words " * 50, width)
     assert len(lines) > 5 and all(doc.get_string_width(line) <= width + 0.01 for line in lines)
     assert "".join(lines).startswith(long_word) and doc.wrap("", width) == [""]
+    doc.release_fonts()
 
 
 def test_the_team_summary_counts_evidence_per_report_and_never_shows_it(content):
@@ -182,3 +184,23 @@ def test_the_packet_shows_authors_by_name_and_escapes_them(content):
     named = packet.with_author_names({"U0SAM": "Sam *Lee*"})
     assert "(message by Sam \\*Lee\\*)" in markdown(named) and "U0SAM" not in markdown(named)
     assert "(message by U0SAM)" in markdown(packet.with_author_names({}))  # no name known: the id
+
+
+def test_evidence_with_no_expectation_of_the_level_is_listed_not_left_out(content):
+    """An item saved with nothing picked and nothing suggested shows none of the level's expectations: it is
+    still the person's evidence, so the packet lists it under 'Other evidence' (Markdown and PDF) and the
+    coverage does not count it."""
+    level = content.level("senior")
+    rows = [
+        EvidenceRow(NOW, "Ran the quarterly book club", "", "", "U0SAM", ()),
+        EvidenceRow(NOW, "Thanks for the alert", "", "", "", ("area:api",)),
+    ]
+    packet = assemble(content, level, "Alice", rows, [], [], NOW).with_author_names({"U0SAM": "Sam Lee"})
+    assert [item.text for item in packet.other] == ["Ran the quarterly book club"]
+    assert packet.covered == 1
+    text = markdown(packet)
+    assert "## Other evidence" in text and "Ran the quarterly book club (message by Sam Lee)" in text
+    assert text.index("## Other evidence") < text.index("## Coverage and gaps")
+    printed = pdf_text(pdf(packet))
+    assert "Other evidence" in printed and "quarterly book club" in printed
+    assert "Other evidence" not in markdown(assemble(content, level, "Alice", rows[1:], [], [], NOW))

@@ -64,6 +64,9 @@ class Packet:
     covered: int  # expectations with at least one evidence item
     total: int
     gaps: tuple[tuple[Expectation, str], ...]  # (expectation, one suggestion)
+    # items that show none of this level's expectations (saved with none picked, or for another level's):
+    # still the person's evidence, so listed on their own rather than left out
+    other: tuple[ItemLine, ...] = ()
 
     @property
     def coverage(self) -> str:
@@ -71,7 +74,8 @@ class Packet:
 
     def authors(self) -> set[str]:
         """The message authors the items name (Slack user ids, before `with_author_names`)."""
-        return {item.author for s in self.sections for e in s.entries for item in e.items if item.author}
+        listed = [item for s in self.sections for e in s.entries for item in e.items] + list(self.other)
+        return {item.author for item in listed if item.author}
 
     def with_author_names(self, names: Mapping[str, str]) -> Packet:
         """The same packet with each item's author shown by name (`names`: user id to name; an id it does
@@ -84,7 +88,7 @@ class Packet:
             Section(s.name, tuple(replace(e, items=tuple(named(i) for i in e.items)) for e in s.entries))
             for s in self.sections
         )
-        return replace(self, sections=sections)
+        return replace(self, sections=sections, other=tuple(named(i) for i in self.other))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +125,14 @@ def assemble(
 ) -> Packet:
     """The packet from plain rows, newest first under each expectation."""
     by_key: dict[str, list[ItemLine]] = {}
+    other: list[ItemLine] = []
+    level_keys = {e.key for group in groups_for(content, level) for e in group.expectations}
     for row in sorted(evidence, key=lambda r: r.created_at, reverse=True):
         line = ItemLine(_day(row.created_at), row.text, row.note, row.permalink, row.author)
         for key in row.keys:
             by_key.setdefault(key, []).append(line)
+        if not level_keys.intersection(row.keys):
+            other.append(line)
     notes: dict[tuple[str, str], list[ItemLine]] = {}
     for kind, rows in (("reflection", reflections), ("nudge", nudges)):
         for note in sorted(rows, key=lambda r: r.created_at, reverse=True):
@@ -150,7 +158,7 @@ def assemble(
                 )
             )
         sections.append(Section(group.name, tuple(entries)))
-    return Packet(person, level.id, level.title, _day(now), tuple(sections), covered, total, tuple(gaps))
+    return Packet(person, level.id, level.title, _day(now), tuple(sections), covered, total, tuple(gaps), tuple(other))
 
 
 def load_packet(session: Session, content: Content, person: Person, level: Level, name: str, now: datetime) -> Packet:
@@ -231,6 +239,9 @@ def markdown(packet: Packet) -> str:
                 out += ["", "Reflections:"] + [_md_item(r) for r in entry.reflections]
             if entry.nudges:
                 out += ["", "Nudges answered:"] + [_md_item(n) for n in entry.nudges]
+    if packet.other:
+        out += ["", "## Other evidence", "", "Saved without an expectation of this level:", ""]
+        out += [_md_item(item) for item in packet.other]
     out += ["", "## Coverage and gaps", "", f"**{packet.coverage}.**", ""]
     out += [f"- **{_md(e.text)}** ({_md(e.group_name)}). Try: {_md(tip)}" for e, tip in packet.gaps]
     if not packet.gaps:
@@ -265,6 +276,13 @@ class _PacketPDF(FPDF):
         self.set_auto_page_break(True, margin=18)
         self.set_title(title)
         self.set_creator("ladderbot")
+
+    def release_fonts(self) -> None:
+        """Close the font files: fpdf2 reads them lazily and leaves them open until the GC runs."""
+        for font in self.fonts.values():
+            ttfont = getattr(font, "ttfont", None)
+            if ttfont is not None:
+                ttfont.close()
 
     def clean(self, text: str) -> str:
         """Only the characters the font can draw (the PDF must not show empty boxes)."""
@@ -368,6 +386,12 @@ def pdf(packet: Packet) -> bytes:
                 doc.item(reflection, "Reflection: ")
             for nudge in entry.nudges:
                 doc.item(nudge, "Nudge answered: ")
+    if packet.other:
+        doc.ln(3)
+        doc.para("Other evidence", size=14, style="B", color=ACCENT, h=8)
+        doc.para("Saved without an expectation of this level:", size=9.5, color=MUTED)
+        for item in packet.other:
+            doc.item(item)
     doc.ln(3)
     doc.para("Coverage and gaps", size=14, style="B", color=ACCENT, h=8)
     doc.para(packet.coverage + ".", size=10.5, style="B")
@@ -375,4 +399,7 @@ def pdf(packet: Packet) -> bytes:
         doc.para(f"{expectation.text} ({expectation.group_name})", size=9.5, style="B")
         doc.set_x(doc.l_margin + 4)
         doc.para(f"Try: {tip}", size=9.5, color=MUTED)
-    return bytes(doc.output())
+    try:
+        return bytes(doc.output())
+    finally:
+        doc.release_fonts()
