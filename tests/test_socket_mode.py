@@ -324,6 +324,29 @@ def handler(slack: FakeSlack, database_url: str, content) -> Iterator[LadderbotS
     engine.dispose()
 
 
+def test_an_envelope_is_answered_when_its_record_cannot_be_read(slack, database_url, content, tmp_path):
+    """The record of envelopes is unreachable (here: a database without its tables, as on PostgreSQL before
+    `ladderbot migrate`): the envelope is handled and acked anyway, rather than left for Slack to give up on."""
+    settings = Settings(
+        slack_bot_token="xoxb-test", slack_app_token=APP_TOKEN, slack_api_url=slack.url, database_url=database_url
+    )
+    engine = db.make_engine(database_url)
+    services = build_services(settings, content, engine, db.make_session_factory(engine))
+    empty = db.make_engine(f"sqlite:///{tmp_path / 'no-tables.sqlite3'}")
+    running = LadderbotSocketModeHandler(
+        create_app(services), APP_TOKEN, HandledEnvelopes(db.make_session_factory(empty)), ping_interval=0.5
+    )
+    running.client.connect()
+    try:
+        slack.socket_mode.wait_for_connections(1)
+        envelope = command(slack.socket_mode, "senior", new_user(), name="/ladder")
+        assert "Senior" in answer_text(slack.socket_mode.wait_ack(envelope))
+    finally:
+        running.client.close()
+        engine.dispose()
+        empty.dispose()
+
+
 def test_refresh_requested_and_warning_move_to_a_new_link_without_losing_an_answer(slack, handler):
     hub = slack.socket_mode
     [first] = hub.wait_for_connections(1)

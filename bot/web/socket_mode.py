@@ -55,7 +55,8 @@ logger = logging.getLogger(__name__)
 
 PING_SECONDS = 2.0  # the adapter's ping and link check: a silently dead link is replaced within a few of these
 LINK_DISABLED_RETRY_SECONDS = 60.0
-REMEMBER_SECONDS = 60 * 60.0  # Slack gives up on an envelope after 3 retries, within minutes
+# Slack retries an envelope at once, after a minute and after five, then gives up; acks hold answer texts
+REMEMBER_SECONDS = 15 * 60.0
 SWEEP_EVERY_SECONDS = 60.0  # each process deletes rows older than REMEMBER_SECONDS at most this often
 REDELIVERY_WAIT_SECONDS = 2.5  # a redelivery waits this long for the first delivery's ack: Slack waits 3 s
 OWNER_GONE_SECONDS = 10.0  # an ack takes milliseconds: a row in progress for longer lost its process
@@ -210,6 +211,9 @@ class Taken:
     started_at: datetime
 
 
+UNRECORDED = Taken("", datetime.min.replace(tzinfo=UTC))  # an envelope handled without a record (no database)
+
+
 @dataclass(frozen=True)
 class Answered:
     """The ack payload a first delivery produced (None: an ack with no payload), and who produced it."""
@@ -266,36 +270,52 @@ class LadderbotSocketModeHandler(SocketModeHandler):
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         key = envelope_key(req)
-        taken = self.handled.take(key)
+        try:
+            taken = self._claim(client, req, key)
+        except SQLAlchemyError:
+            # the database is down, or behind its migrations: an answer matters more than the rare second
+            # handling of a redelivery, so handle it unrecorded rather than leave Slack without an ack
+            logger.exception("could not read the record of a %s envelope; handling it unrecorded", req.type)
+            taken = UNRECORDED
         if taken is None:
-            # taken before (by this process, another one, or another server): answer with the ack it produced
-            first = self.handled.first_answer(key)
-            if isinstance(first, Answered):
-                self.redeliveries_answered += 1
-                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=first.payload))
-                logger.info("%s envelope delivered again (retry %s): answered with the ack %s gave the first time, "
-                            "not handled again", req.type, req.retry_attempt, first.owner)  # fmt: skip
-                return
-            if first is None:
-                logger.warning("%s envelope delivered again while its first delivery is still being handled; "
-                               "left for Slack to deliver later", req.type)  # fmt: skip
-                return
-            taken = first
+            return
         try:
             response = run_bolt_app(self.app, req)
         except Exception:
-            self.handled.forget(taken)
+            if taken is not UNRECORDED:
+                self.handled.forget(taken)
             raise
         ack = ack_for(req, response)
         if ack is None:
-            self.handled.forget(taken)
+            if taken is not UNRECORDED:
+                self.handled.forget(taken)
             logger.warning("no ack for a %s envelope: Bolt answered %s", req.type, response.status)
             return
-        try:
-            self.handled.finish(taken, ack.payload)
-        except SQLAlchemyError:  # the ack matters more: Slack delivers again what is not acked
-            logger.exception("could not record the ack of a %s envelope; acking it anyway", req.type)
+        if taken is not UNRECORDED:
+            try:
+                self.handled.finish(taken, ack.payload)
+            except SQLAlchemyError:  # the ack matters more: Slack delivers again what is not acked
+                logger.exception("could not record the ack of a %s envelope; acking it anyway", req.type)
         client.send_socket_mode_response(ack)
+
+    def _claim(self, client: SocketModeClient, req: SocketModeRequest, key: str) -> Taken | None:
+        """This process's claim on the envelope, or None when it needs no handling here: a redelivery answered
+        with the first delivery's ack, or one left for Slack while the first is still at work."""
+        taken = self.handled.take(key)
+        if taken is not None:
+            return taken
+        # taken before (by this process, another one, or another server): answer with the ack it produced
+        first = self.handled.first_answer(key)
+        if isinstance(first, Answered):
+            self.redeliveries_answered += 1
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=first.payload))
+            logger.info("%s envelope delivered again (retry %s): answered with the ack %s gave the first time, "
+                        "not handled again", req.type, req.retry_attempt, first.owner)  # fmt: skip
+            return None
+        if first is None:
+            logger.warning("%s envelope delivered again while its first delivery is still being handled; "
+                           "left for Slack to deliver later", req.type)  # fmt: skip
+        return first
 
     def _watch(self, raw: str) -> None:
         """Runs on the receiving thread for every message, before the adapter acts on it."""
