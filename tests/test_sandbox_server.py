@@ -615,6 +615,13 @@ def test_the_message_shortcut_opens_the_evidence_modal_and_enter_in_the_note_upd
     shown = page.state("U0KEMI", "general")["html"]
     assert f'data-ts="{said["ts"]}"' in shown and "<strong>Kemi Adeyemi</strong>" in shown and "data-more" in shown
     heard = len(sandbox.fake.calls)
+    # a message in Kemi's DM with the bot: Maya cannot see it, so cannot save it
+    kemis = page.post("say", user="U0KEMI", conv="dm", text="a note to myself")["ts"]
+    heard = len(sandbox.fake.calls)
+    refused = page.post(
+        "shortcut", expect=400, user="U0MAYA", channel=dm_channel("U0KEMI"), ts=kemis, callback_id="save_as_evidence"
+    )
+    assert refused["error"] == "that message is gone" and len(sandbox.fake.calls) == heard
     assert page.post("shortcut", user="U0MAYA", channel=GENERAL, ts=said["ts"], callback_id="save_as_evidence")["ok"]
     modal = wait_until(lambda: page.state("U0MAYA")["modal"], what="the save modal")
     assert modal["title"] and "Kemi cut the iOS crash rate in half this sprint" in modal["html"]

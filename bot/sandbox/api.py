@@ -459,6 +459,9 @@ class SandboxApi:
     # --- lookups --------------------------------------------------------------------------------------
 
     def _message(self, who: DemoPerson, channel: str, ts: str) -> tuple[Json, bool] | None:
+        """A message `who` can see: in #general or their own DM with the bot (never another person's DM)."""
+        if channel not in (GENERAL, dm_channel(who.user_id)):
+            return None
         with self.state.lock:
             stored = self.state.messages.get((channel, ts))
             if stored is not None:
