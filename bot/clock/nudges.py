@@ -149,8 +149,10 @@ class NudgeJob:
             # error) record every outcome and give back what was never sent, so no row waits for a lease to lapse
             self.shares.leave()
             self._collect(results, dispatch, outcomes, report, lease, timeout=0)
-            self.sender.record(outcomes, now, report)
-            self.sender.release(dispatch.take_unsent(), lease.clock())
+            try:
+                self.sender.record(outcomes, now, report)
+            finally:
+                self.sender.release(dispatch.take_unsent(), lease.clock())
 
     def _claim_fairly(self, now: datetime, lease: Lease, dispatch: Dispatcher) -> int:
         """Claim for every workspace with claimable rows whose line runs short: each line is topped up to
