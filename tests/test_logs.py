@@ -26,7 +26,7 @@ from bot.storage.models import Delivery, Reflection
 from bot.testing.fakeslack import FakeSlack
 from tests import factories
 from tests.install_world import KEY, fake_oauth, install, oauth_env
-from tests.server import ROOT, server_env, start_server
+from tests.server import ROOT, RunningServer, server_env, start_server
 from tests.slack_requests import SIGNING_SECRET, block_action_body, event_body, view_submission_body
 from tests.test_socket_mode import APP_TOKEN, command, home_opened
 from tests.waiting import wait_until
@@ -45,14 +45,14 @@ def json_lines(text: str) -> list[dict]:
     return entries
 
 
+def json_server(slack_url: str, database_url: str) -> RunningServer:
+    """`ladderbot serve --no-clock` logging JSON at INFO."""
+    command = [sys.executable, "-m", "bot", "serve", "--no-clock"]
+    return start_server(slack_url, database_url, command=command, LOG_FORMAT="json", LOG_LEVEL="INFO")
+
+
 def test_json_lines_carry_the_request_ids(fake_slack, database_url):
-    running = start_server(
-        fake_slack.url,
-        database_url,
-        command=[sys.executable, "-m", "bot", "serve", "--no-clock"],
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-    )
+    running = json_server(fake_slack.url, database_url)
     try:
         # an action no listener takes is logged at info, from inside the request
         reply = running.sender.action("no_such_action", "1", user_id="ULOGS1", team_id="T0001")
@@ -75,13 +75,7 @@ def test_json_lines_carry_the_request_ids(fake_slack, database_url):
 def test_lines_written_after_the_ack_carry_the_request_ids(fake_slack, database_url):
     """A lazy listener (the App Home's publish, after the event's ack) runs on another thread: its log lines
     still carry the request's ids, with one static token as with several workspaces."""
-    running = start_server(
-        fake_slack.url,
-        database_url,
-        command=[sys.executable, "-m", "bot", "serve", "--no-clock"],
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-    )
+    running = json_server(fake_slack.url, database_url)
     user = "U" + uuid.uuid4().hex[:8].upper()
     try:
         fake_slack.fail("views.publish", error="invalid_blocks", times=1)  # the publish fails after the ack
