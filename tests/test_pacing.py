@@ -227,7 +227,9 @@ def test_one_workspace_does_not_hold_back_another(rated_world: World) -> None:
     posts = [c for c in rated_world.fake.calls_to("chat.postMessage") if c.status == 200]
     order = [c.params["channel"] for c in posts]
     last_small = max(order.index(user) for user in small)
-    assert last_small < 20, order  # the big workspace's 40 take about three seconds at 10 a second
+    # in turn, not in line: queued behind the big workspace they would come last (40 to 44); the big one's 40
+    # take about four seconds at 10 a second, and a loaded machine may hold one small send back a few turns
+    assert last_small < 30, order
     assert {c.token for c in posts} == {"xoxb-tbig", "xoxb-tsmall"}
 
 
