@@ -38,7 +38,6 @@ from bot.clock.outbox import (
     outcome_unknown,
     sending_rows,
     slack_error,
-    still_installed,
     too_late,
     unknown_outcome,
 )
@@ -154,11 +153,7 @@ class NudgeSender:
                 )
             for workspace_id, count in (wanted or {}).items():
                 # still installed now, not only when `wanted` was drawn up (an uninstall may have come since)
-                of_workspace = Delivery.person_id.in_(
-                    select(Person.id)
-                    .join(Workspace, Workspace.id == Person.workspace_id)
-                    .where(Person.workspace_id == workspace_id, still_installed())
-                )
+                of_workspace = sending_rows(Delivery, workspace_id)
                 claim(session, Delivery, now, count, token, at=at, lease=length, within=of_workspace)
             claimed = load_claimed(session, token)
         if lease is not None and claimed:

@@ -173,11 +173,13 @@ def still_installed() -> ColumnElement[bool]:
     return ~select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.install_key == Workspace.team_id).exists()
 
 
-def sending_rows(model: OutboxModel) -> ColumnElement[bool]:
-    """Rows of `model` whose person's workspace the clock still sends for (`still_installed`)."""
-    return model.person_id.in_(
-        select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
-    )
+def sending_rows(model: OutboxModel, workspace_id: int | None = None) -> ColumnElement[bool]:
+    """Rows of `model` whose person's workspace the clock still sends for (`still_installed`); with
+    `workspace_id`, of that workspace only."""
+    people = select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
+    if workspace_id is not None:
+        people = people.where(Person.workspace_id == workspace_id)
+    return model.person_id.in_(people)
 
 
 def claimable_workspaces(now: datetime, at: datetime, lease: timedelta) -> Select[int, str]:

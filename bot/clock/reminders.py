@@ -59,16 +59,18 @@ class ReminderJob:
                     channel=dm_channel_id or user_id, text=message.text, blocks=list(message.blocks)
                 )
                 report.reminders += 1
-            except (SlackApiError, Paced) as exc:
-                if isinstance(exc, SlackApiError) and retry_after(exc) is None:
+            except Paced:  # waited its turn as long as allowed: nothing was posted, so the next pass tries again
+                self._unclaim(delivery_id, token)
+            except SlackApiError as exc:
+                if retry_after(exc) is not None:  # 429s beyond what the waiting client waits out: likewise
+                    self._unclaim(delivery_id, token)
+                else:
                     logger.warning("reminder for delivery %s failed: %s", delivery_id, exc)
-                    continue
-                # rate-limited (waited out too many times): nothing was posted, so the next pass tries again
-                with self.session_factory.begin() as session:
-                    session.execute(
-                        update(Delivery)
-                        .where(Delivery.id == delivery_id, Delivery.claim_token == token)
-                        .values(reminded_at=None)
-                    )
             except (SlackClientError, OSError) as exc:
                 logger.warning("reminder for delivery %s failed: %s", delivery_id, exc)
+
+    def _unclaim(self, delivery_id: int, token: str) -> None:
+        """The reminder was not posted for want of Slack's budget: due again, for the next pass."""
+        with self.session_factory.begin() as session:
+            mine = (Delivery.id == delivery_id, Delivery.claim_token == token)
+            session.execute(update(Delivery).where(*mine).values(reminded_at=None))
