@@ -315,7 +315,7 @@ class SocketEnvelope(Base):
     """A Socket Mode envelope a server process has taken (bot.web.socket_mode): shared by every process of every
     server, so that an envelope Slack delivers again, on any link, is answered with the ack it produced the first
     time instead of being handled twice. `ack` is the ack's payload as JSON ("null": an ack with none), set once
-    the handler acked; rows are swept an hour after `started_at`."""
+    the handler acked; rows are swept 15 minutes after `started_at` (Slack has stopped retrying by then)."""
 
     __tablename__ = "socket_envelopes"
 

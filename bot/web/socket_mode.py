@@ -106,18 +106,26 @@ class HandledEnvelopes:
         return self._insert(key)
 
     def finish(self, taken: Taken, ack_payload: dict[str, Any] | None) -> None:
-        """The handler acked: a redelivery from now on is answered with `ack_payload`."""
-        with self.session_factory() as session:
-            session.execute(
-                update(SocketEnvelope)
-                .where(SocketEnvelope.envelope_key == taken.key)
-                .values(finished=True, ack=json.dumps(ack_payload))
-            )
-            session.commit()
+        """The handler acked: a redelivery from now on is answered with `ack_payload`. A database that fails here
+        is logged and the ack still goes (Slack delivers again what is not acked)."""
+        if taken is UNRECORDED:
+            return
+        try:
+            with self.session_factory() as session:
+                session.execute(
+                    update(SocketEnvelope)
+                    .where(SocketEnvelope.envelope_key == taken.key)
+                    .values(finished=True, ack=json.dumps(ack_payload))
+                )
+                session.commit()
+        except SQLAlchemyError:
+            logger.exception("could not record the ack of envelope %s; acking it anyway", taken.key)
 
     def forget(self, taken: Taken) -> None:
         """Handling failed before an ack: a redelivery is handled afresh. Unless another process took the row
         over meanwhile. A database that fails here leaves the row to be taken over once it is old enough."""
+        if taken is UNRECORDED:
+            return
         try:
             with self.session_factory() as session:
                 session.execute(
@@ -211,7 +219,8 @@ class Taken:
     started_at: datetime
 
 
-UNRECORDED = Taken("", datetime.min.replace(tzinfo=UTC))  # an envelope handled without a record (no database)
+# an envelope handled without a record (the database could not be read): finish and forget leave it alone
+UNRECORDED = Taken("", datetime.min.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True)
@@ -282,20 +291,14 @@ class LadderbotSocketModeHandler(SocketModeHandler):
         try:
             response = run_bolt_app(self.app, req)
         except Exception:
-            if taken is not UNRECORDED:
-                self.handled.forget(taken)
+            self.handled.forget(taken)
             raise
         ack = ack_for(req, response)
         if ack is None:
-            if taken is not UNRECORDED:
-                self.handled.forget(taken)
+            self.handled.forget(taken)
             logger.warning("no ack for a %s envelope: Bolt answered %s", req.type, response.status)
             return
-        if taken is not UNRECORDED:
-            try:
-                self.handled.finish(taken, ack.payload)
-            except SQLAlchemyError:  # the ack matters more: Slack delivers again what is not acked
-                logger.exception("could not record the ack of a %s envelope; acking it anyway", req.type)
+        self.handled.finish(taken, ack.payload)
         client.send_socket_mode_response(ack)
 
     def _claim(self, client: SocketModeClient, req: SocketModeRequest, key: str) -> Taken | None:
