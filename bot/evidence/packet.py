@@ -126,7 +126,8 @@ def assemble(
     """The packet from plain rows, newest first under each expectation."""
     by_key: dict[str, list[ItemLine]] = {}
     other: list[ItemLine] = []
-    level_keys = {e.key for group in groups_for(content, level) for e in group.expectations}
+    groups = groups_for(content, level)
+    level_keys = {e.key for group in groups for e in group.expectations}
     for row in sorted(evidence, key=lambda r: r.created_at, reverse=True):
         line = ItemLine(_day(row.created_at), row.text, row.note, row.permalink, row.author)
         for key in row.keys:
@@ -140,7 +141,7 @@ def assemble(
     sections: list[Section] = []
     gaps: list[tuple[Expectation, str]] = []
     covered = total = 0
-    for group in groups_for(content, level):
+    for group in groups:
         entries = []
         for expectation in group.expectations:
             items = tuple(by_key.get(expectation.key, ()))
