@@ -166,7 +166,7 @@ class SandboxApi:
                 render_view(home, users=users, files=files) if home else '<p class="sb-empty">Opening the Home tab…</p>'
             )
         else:
-            body = self.conversation_html(who, GENERAL if conv == "general" else dm_channel(who.user_id), users, files)
+            body = self.conversation_html(who, channel_of(who, conv), users, files)
         return OK, {
             "ok": True,
             "revision": revision,
@@ -263,7 +263,7 @@ class SandboxApi:
         known = {c for c, _, _ in self.commands}
         if name not in known:
             return _bad(f"{name or 'that'} is not a command here; try {', '.join(sorted(known))}")
-        channel = GENERAL if conv == "general" else dm_channel(who.user_id)
+        channel = channel_of(who, conv)
         return OK, self.run_command(who, channel, name, text.strip())
 
     def say(self, who: DemoPerson, body: Json) -> Result:
@@ -276,7 +276,7 @@ class SandboxApi:
             return _bad("messages are written in the Messages tab or in #general")
         if not text:
             return _bad("write something")
-        channel = GENERAL if conv == "general" else dm_channel(who.user_id)
+        channel = channel_of(who, conv)
         ts = self.state.next_ts()
         message = {"type": "message", "user": who.user_id, "text": text[:4000], "ts": ts, "team": TEAM_ID}
         self.state.store_message(channel, ts, message)
@@ -495,6 +495,11 @@ def _chosen(inputs: Any) -> dict[tuple[str, str], list[str]]:
 def _local_label(moment: datetime, tz: str) -> str:
     local = moment.astimezone(ZoneInfo(tz))
     return local.strftime("%a %d %b %Y, %H:%M ") + tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def channel_of(who: DemoPerson, conv: str) -> str:
+    """The channel id of a conversation the page names ("general", else the person's DM with the bot)."""
+    return GENERAL if conv == "general" else dm_channel(who.user_id)
 
 
 def _message_label(moment: datetime, tz: str, today: date) -> str:
