@@ -115,12 +115,18 @@ def test_a_full_run_logs_no_secret_and_no_reflection(fake_slack, database_url, c
     engine = db.make_engine(database_url)
     try:
         fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20)
-        with db.make_session_factory(engine)() as session:
-            person = repo.get_person(session, "T0001", user)
-            delivery = wait_until(
-                lambda: session.scalars(select(Delivery).where(Delivery.person_id == person.id)).first(),
-                what="the nudge's row",
-            )
+        sessions = db.make_session_factory(engine)
+
+        def sent_delivery() -> Delivery | None:
+            # A fresh session each look: the row exists from its claim, and its channel and ts are written
+            # only after Slack has answered the post, a moment after the fake saw the call.
+            with sessions() as session:
+                person = repo.get_person(session, "T0001", user)
+                return session.scalars(
+                    select(Delivery).where(Delivery.person_id == person.id, Delivery.message_ts.is_not(None))
+                ).first()
+
+        delivery = wait_until(sent_delivery, what="the nudge's row, recorded as sent")
         click = block_action_body(
             ActionId.NUDGE_REFLECT,
             str(delivery.id),
