@@ -19,6 +19,7 @@ from bot.storage import people as repo
 from bot.storage.models import DigestPlan, Evidence
 from tests.pdf_text import pdf_text
 from tests.slack_requests import event_body, view_submission_body
+from tests.test_export_file import exported
 from tests.test_growth_server import run_clock_at
 from tests.test_team_server import Slack, team  # noqa: F401 - the team fixture: a manager, alice accepted, bob pending
 from tests.waiting import wait_until
@@ -186,11 +187,11 @@ def test_nobody_but_the_author_sees_evidence(slack, team, dbs):  # noqa: F811 - 
     eve = slack.person("eve")
     for other in (manager, bob, eve):
         assert_nothing_of_alice(slack.ack(other, "evidence"))
-        assert_nothing_of_alice(slack.ack(other, "export"))
+        assert_nothing_of_alice(json.dumps(exported(slack.server, slack.fake, other)[2]))
         assert_nothing_of_alice(slack.ack(other, "team"))
     # the same user id in another workspace is another person
     assert_nothing_of_alice(slack.ack(alice, "evidence", team_id="T0OTHER"))
-    assert_nothing_of_alice(slack.ack(alice, "export", team_id="T0OTHER"))
+    assert_nothing_of_alice(json.dumps(exported(slack.server, slack.fake, alice, "T0OTHER")[2]))
     # the manager's summary counts it, never shows it; bob (pending) is not counted at all
     summary = slack.ack(manager, "team")
     assert_nothing_of_alice(summary)
@@ -201,8 +202,8 @@ def test_nobody_but_the_author_sees_evidence(slack, team, dbs):  # noqa: F811 - 
 def test_export_holds_the_evidence_and_forget_deletes_it(slack, dbs):
     alice = slack.person("alice")
     slack.ack(alice, f"evidence add {SECRET}")
-    exported = slack.ack(alice, "export")
-    assert "Grafana alert" in exported and '\\"evidence\\"' in exported
+    _, answer, data = exported(slack.server, slack.fake, alice)
+    assert "1 evidence item." in answer and [e["text"] for e in data["evidence"]] == [SECRET]
     [item] = items_of(dbs, alice)
     slack.click(ActionId.GROWTH_FORGET_CONFIRM, "confirm", alice)
 

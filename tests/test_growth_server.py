@@ -22,6 +22,7 @@ from bot.storage.models import Delivery, Person, Plan, Reflection, utcnow
 from tests import factories
 from tests.server import start_server
 from tests.slack_requests import block_action_body, event_body, view_submission_body
+from tests.test_export_file import exported
 from tests.waiting import stays, wait_until
 
 
@@ -252,12 +253,13 @@ def test_forget_deletes_everything_after_confirmation(server, fake_slack, dbs):
     assert "everything ladderbot stored about you is deleted" in fake_slack.wait_for_responses(1)[0]["text"]
 
 
-def test_export_is_my_data_only(server, dbs):
+def test_export_is_my_data_only(server, fake_slack, dbs):
     user, other = new_user(), new_user()
     server.sender.command("/growth", "level staff", user_id=user)
     server.sender.command("/growth", "level junior", user_id=other)
-    text = ack_text(server.sender.command("/growth", "export", user_id=user))
-    assert user in text and '\\"level\\": \\"staff\\"' in text
+    _, _, data = exported(server, fake_slack, user)
+    text = json.dumps(data)
+    assert data["user_id"] == user and data["plan"]["level"] == "staff"
     assert other not in text and "junior" not in text
 
 

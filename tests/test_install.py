@@ -17,6 +17,7 @@ from bot.storage.models import Installation, Person, Workspace, WorkspaceRemoval
 from tests.install_world import KEY, Browser, install, oauth_env, raw_rows, start_oauth_server
 from tests.server import ROOT, server_env
 from tests.slack_requests import event_body
+from tests.test_export_file import exported
 
 
 @pytest.fixture
@@ -80,13 +81,13 @@ def test_nothing_of_one_workspace_is_readable_from_the_other(running, oauth, fak
     send("/growth", "level junior", team_id="T0BBB", user_id="U1")
 
     alpha = {
-        text: answer_text(send("/growth", text, team_id="T0AAA", user_id="U1"))
-        for text in ("", "export", "evidence", "team")
+        text: answer_text(send("/growth", text, team_id="T0AAA", user_id="U1")) for text in ("", "evidence", "team")
     }
     beta = {
-        text: answer_text(send("/growth", text, team_id="T0BBB", user_id="U1"))
-        for text in ("", "export", "evidence", "team")
+        text: answer_text(send("/growth", text, team_id="T0BBB", user_id="U1")) for text in ("", "evidence", "team")
     }
+    for side, team_id in ((alpha, "T0AAA"), (beta, "T0BBB")):  # the export is a file in the DM
+        side["export"] = json.dumps(exported(running, fake_slack, "U1", team_id)[2], ensure_ascii=False)
     assert "staff" in alpha[""].lower() and "alpha-secret" in alpha["export"] and "alpha-secret" in alpha["evidence"]
     for text, answer in beta.items():
         assert "alpha-secret" not in answer, text

@@ -22,6 +22,7 @@ from bot.storage.models import Delivery, DigestPlan, Follow, Person, Workspace
 from bot.testing.fakeslack import FakeSlack
 from tests.install_world import fake_oauth, install, oauth_settings, start_oauth_server
 from tests.slack_requests import block_action_body, event_body
+from tests.test_export_file import exported
 
 ALPHA, BETA = "T0AAA", "T0BBB"
 MANAGER, ALICE, BOB, ADMIN = "U0MGR", "U0ALICE", "U0BOB", "U0ADMIN"
@@ -277,7 +278,7 @@ def test_forget_in_one_workspace_leaves_the_other_intact(world, sessions, fake_s
             "accepted",
             "accepted",
         ]  # Alpha's follow of alice and Beta's of bob
-    assert "alpha-secret" in world.ack(ALPHA, ALICE, "export")
+    assert "alpha-secret" in json.dumps(exported(world.server, fake_slack, ALICE, ALPHA)[2])
     assert f"<@{ALICE}>" in world.ack(ALPHA, MANAGER, "team")
     assert f"<@{BOB}>" in world.ack(BETA, MANAGER, "team")
     beta_after = world.ack(BETA, ALICE, "")

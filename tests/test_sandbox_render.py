@@ -192,9 +192,12 @@ def test_growth_texts_history_and_export(content: Content) -> None:
     history = check_message(rg.build_history(content, rows))
     assert "(done)" in history.text and len(history.all("li")) == 20
     assert "No nudges yet" in check_message(rg.build_history(content, [])).text
-    data = json.dumps({"reflection": "<script>alert(1)</script> & more"})
-    export = check_message(rg.build_export(data))
-    assert export.all("pre") and data in export.text and export.all("script") == []
+    sent = check_message(rg.build_export_sent("ladderbot-export-<b>.json", [("nudges", 3)], has_plan=True))
+    assert "ladderbot-export-<b>.json" in sent.text and "Your plan, 3 nudges." in sent.text and sent.all("b") == []
+    # the file itself, shared in the DM: its name, linked to the sandbox's download
+    shared = {"ts": "1.000004", "text": "All your data", "files": [{"id": "F9", "name": "ladderbot-export-x.json"}]}
+    link = Html(render_message(shared, files={"F9": "/sandbox/files/F9"})).one("a")
+    assert link["href"] == "/sandbox/files/F9"
 
 
 @pytest.mark.parametrize("state", ["active", "paused", "stopped"])
@@ -783,7 +786,7 @@ RENDERED_HERE = {
         "build_plan_message",
         "build_text",
         "build_history",
-        "build_export",
+        "build_export_sent",
         "build_forget_confirm",
         "build_home",
         "build_setup_modal",

@@ -15,6 +15,7 @@ from bot.storage import engine as db
 from bot.storage import people as repo
 from bot.storage.models import DigestPlan, Follow
 from tests.slack_requests import block_action_body, event_body, view_submission_body
+from tests.test_export_file import exported
 from tests.test_growth_server import run_clock_at, send_due_nudge
 
 SECRET_REFLECTION = "my private worry about the reorg"
@@ -181,7 +182,7 @@ def test_reflections_show_only_when_their_author_shares_them(slack, team, fake_s
     summary = slack.ack(manager, "team")
     assert SHARED_REFLECTION in summary and SECRET_REFLECTION not in summary
     # the author still sees both in their own export
-    export = slack.ack(alice, "export")
+    export = json.dumps(exported(slack.server, slack.fake, alice)[2], ensure_ascii=False)
     assert SHARED_REFLECTION in export and SECRET_REFLECTION in export
 
 
@@ -296,18 +297,12 @@ def test_another_workspaces_team_id_sees_nothing(slack, team):
 
 def test_exports_hold_only_the_askers_own_side(slack, team):
     manager, alice, _ = team
-    export = json.loads(_export_json(slack.ack(manager, "export")))
+    export = exported(slack.server, slack.fake, manager)[2]
     assert export["plan"] is None and export["reflections"] == []
     assert {f["user_id"] for f in export["following"]} >= {alice}
     assert "mid" not in json.dumps(export["following"])
-    alice_export = json.loads(_export_json(slack.ack(alice, "export")))
+    alice_export = exported(slack.server, slack.fake, alice)[2]
     assert [f["user_id"] for f in alice_export["followers"]] == [manager]
-
-
-def _export_json(ack: str) -> str:
-    blocks = json.loads(ack[ack.index("[") :])
-    text = "".join(b["text"]["text"].strip("`") for b in blocks if b.get("type") == "section")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def test_the_app_home_shows_counts_not_people(slack, team, fake_slack):

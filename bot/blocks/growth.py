@@ -150,14 +150,30 @@ def build_history(content: Content, rows: list[tuple[str, str, str, str]]) -> Me
     return Message(f"Your last {len(rows)} nudges.", tuple(sections[: bk.MAX_BLOCKS]))
 
 
-def build_export(data: str) -> Message:
-    """A person's data as JSON, in code blocks, cut to what one message can hold."""
-    chunks = [data[i : i + 2000] for i in range(0, len(data), 2000)]  # room for escaping
-    blocks = [bk.header("All your ladderbot data")]
-    blocks += [bk.section(f"```{bk.escape(chunk)}```") for chunk in chunks[: bk.MAX_BLOCKS - 2]]
-    if len(chunks) > bk.MAX_BLOCKS - 2:
-        blocks.append(bk.context("Your data is longer than one Slack message; this shows the first part."))
-    return Message("All your ladderbot data, as JSON.", tuple(blocks))
+EXPORT_COMING = "Gathering all your data: it will arrive in your DM with me as a JSON file."
+# How the export's list sections are counted in words; another section is named by its key.
+EXPORT_COUNTED = {
+    "nudges": ("nudge", "nudges"),
+    "reflections": ("reflection", "reflections"),
+    "evidence": ("evidence item", "evidence items"),
+    "following": ("person you follow or asked", "people you follow or asked"),
+    "followers": ("follower", "followers"),
+}
+
+
+def build_export_sent(filename: str, counts: list[tuple[str, int]], has_plan: bool) -> Message:
+    """The answer once the export is in the person's DM: the file's name and what it holds, counted."""
+    held = ["your plan" if has_plan else "no plan"]
+    for key, count in counts:
+        one, many = EXPORT_COUNTED.get(key, (key, key))
+        held.append(f"{count} {one if count == 1 else many}")
+    summary = ", ".join(held)
+    text = f"All your ladderbot data is in your DM with me, as {filename}: {summary}."
+    blocks = (
+        bk.section(f"All your ladderbot data is in your DM with me, as `{bk.escape(filename)}`."),
+        bk.context(bk.escape(summary[:1].upper() + summary[1:] + ".")),
+    )
+    return Message(text, blocks)
 
 
 def build_forget_confirm() -> Message:

@@ -1,16 +1,25 @@
 """A person's own data: the export behind `/growth export` and the deletion behind `/growth forget`.
 Export sections owned by other features (the team's follows and digest) are handed in by the caller, so
-growth never imports them; forget deletes the person's rows in every table, children first."""
+growth never imports them; forget deletes the person's rows in every table, children first.
+
+The export goes to the person's own DM as a JSON file (`send_export`, after the ack): two years of history
+is hundreds of kilobytes, far past what one Slack message holds."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import delete, or_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks import growth as rg
+from bot.blocks.kit import Message
 from bot.growth.plans import deliveries_of, get_plan, reflections_of
 from bot.storage import people as repo
 from bot.storage.models import (
@@ -24,6 +33,10 @@ from bot.storage.models import (
     Reflection,
     Workspace,
 )
+
+logger = logging.getLogger(__name__)
+EXPORT_FAILED = "I could not send your export just now; please try again in a minute."
+NOTHING_STORED = "I have nothing stored about you."
 
 # More sections for the export, from features built on growth (team: following, followers, digest).
 ExportSections = Callable[[Session, Person], dict[str, Any]]
@@ -74,6 +87,44 @@ def export(session: Session, person: Person, more: ExportSections | None = None)
         ],
         **(more(session, person) if more else {}),
     }
+
+
+def export_file(data: dict[str, Any], now: datetime) -> tuple[str, bytes]:
+    """(file name, UTF-8 JSON) for an export: indented, so it reads in any text editor too."""
+    body = json.dumps({"exported_at": now.isoformat(), **data}, indent=2, ensure_ascii=False)
+    return f"ladderbot-export-{now:%Y-%m-%d}.json", body.encode()
+
+
+def send_export(
+    session_factory: sessionmaker[Session],
+    client: WebClient,
+    team_id: str,
+    user_id: str,
+    now: datetime,
+    more: ExportSections | None = None,
+) -> Message:
+    """Upload the asker's own export to their DM with the bot. The rows are read and the session closed
+    before any Slack call, so no upload holds a database connection. The answer is for the response_url."""
+    with session_factory() as session:
+        person = repo.get_person(session, team_id, user_id)
+        if person is None:  # forgotten between the ack and now
+            return rg.build_text(NOTHING_STORED)
+        data = export(session, person, more)
+    filename, body = export_file(data, now)
+    try:
+        channel = str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
+        client.files_upload_v2(
+            channel=channel,
+            file=body,
+            filename=filename,
+            title=filename,
+            initial_comment="All your ladderbot data, as JSON: every field stored about you.",
+        )
+    except (SlackApiError, SlackClientError) as exc:
+        logger.warning("export for %s could not be sent: %s", user_id, exc)
+        return rg.build_text(EXPORT_FAILED)
+    counts = [(key, len(value)) for key, value in data.items() if isinstance(value, list)]
+    return rg.build_export_sent(filename, counts, has_plan=data.get("plan") is not None)
 
 
 def forget(session: Session, team_id: str, user_id: str) -> bool:

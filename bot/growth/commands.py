@@ -6,7 +6,6 @@ into one table."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +18,9 @@ from bot.blocks import kit as bk
 from bot.blocks.kit import Message
 from bot.content.records import Content
 from bot.errors import InvalidPlan, RefusedError
+from bot.growth import account
 from bot.growth import plans as growth
-from bot.growth.account import ExportSections, export
+from bot.growth.account import ExportSections
 from bot.growth.desk import GrowthDesk
 from bot.growth.table import (
     CommandInput,
@@ -161,9 +161,15 @@ def growth_entries(
             rows.append((delivery.week_key, text, delivery.status, delivery.answer or ""))
         return rg.build_history(content, rows)
 
-    def export_data(request: GrowthRequest, person: Person, args: tuple[str, ...]) -> Message:
-        data = export(request.session, person, export_sections)
-        return rg.build_export(json.dumps(data, indent=1, ensure_ascii=False))
+    def export_data(request: GrowthRequest, command: CommandInput) -> Reply:
+        growth.ensure_person(request.session, request.team_id, request.user_id)
+        return Reply(rg.build_text(rg.EXPORT_COMING), follow_up=True)
+
+    def send_export(request: FollowUpRequest) -> FollowUpAnswer:
+        message = account.send_export(
+            desk.session_factory, request.client, request.team_id, request.user_id, utcnow(), export_sections
+        )
+        return FollowUpAnswer(message)
 
     def forget(request: GrowthRequest, person: Person, args: tuple[str, ...]) -> Message:
         return rg.build_forget_confirm()
@@ -226,7 +232,9 @@ def growth_entries(
         ),
         Subcommand("now", "`/growth now`", "a prompt right away", now, follow_up=send),
         Subcommand("history", "`/growth history`", "your last nudges and what you answered", personal(history)),
-        Subcommand("export", "`/growth export`", "all your data as JSON", personal(export_data)),
+        Subcommand(
+            "export", "`/growth export`", "all your data, as a JSON file in your DM", export_data, follow_up=send_export
+        ),
         Subcommand("forget", "`/growth forget`", "delete all your data (asks first)", personal(forget), ("delete",)),
     )
 
