@@ -51,8 +51,16 @@ class User:
     presence: str = "active"  # users.getPresence: "active" or "away"
     status_text: str = ""
     status_emoji: str = ""
+    # Enterprise Grid: the organisation and the workspaces of it the user is in (users.info's enterprise_user)
+    enterprise_id: str = ""
+    teams: tuple[str, ...] = ()
 
     def as_slack(self) -> dict[str, Any]:
+        grid = (
+            {"enterprise_user": {"id": self.id, "enterprise_id": self.enterprise_id, "teams": list(self.teams)}}
+            if self.enterprise_id
+            else {}
+        )
         return {
             "id": self.id,
             "team_id": self.team_id,
@@ -72,6 +80,7 @@ class User:
                 "status_text": self.status_text,
                 "status_emoji": self.status_emoji,
             },
+            **grid,
         }
 
 
