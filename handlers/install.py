@@ -1,5 +1,8 @@
 """Workspaces leaving (several workspaces over OAuth only): `app_uninstalled` and `tokens_revoked` remove the
-installation at once, so nothing more is sent with it; its data goes after the grace period (bot.install)."""
+installation at once, so nothing more is sent with it; its data goes after the grace period (bot.install).
+`team_access_revoked` takes workspaces out of an organisation's org-wide install, which stays for the others:
+each is removed the same way, its people are moved out of the organisation's reach after the ack (Slack is
+asked who is still in another of its workspaces), and `team_access_granted` brings them back."""
 
 from typing import Any
 
@@ -26,8 +29,31 @@ def register(app: App, services: Services) -> None:
             _remove(install, context, "tokens_revoked")
         ack()
 
+    # Bolt skips authorization for team_access_revoked (as for the two above); the organisation's id is the
+    # request's, the workspaces are the event's
+    def access_revoked(ack: Ack, context: BoltContext, event: dict[str, Any]) -> None:
+        if context.enterprise_id:
+            install.teams_revoked(context.enterprise_id, _teams(event))
+        ack()
+
+    def park_people(context: BoltContext, event: dict[str, Any]) -> None:
+        if context.enterprise_id:
+            install.park_out_of_reach(context.enterprise_id, _teams(event))
+
+    app.event("team_access_revoked")(ack=access_revoked, lazy=[park_people])
+
+    @app.event("team_access_granted")
+    def access_granted(ack: Ack, context: BoltContext, event: dict[str, Any]) -> None:
+        if context.enterprise_id:
+            install.teams_granted(context.enterprise_id, _teams(event))
+        ack()
+
 
 def _remove(install: Installs, context: BoltContext, reason: str) -> None:
     key = request_install_key(context)
     if key:
         install.removed(key, reason)
+
+
+def _teams(event: dict[str, Any]) -> list[str]:
+    return [str(team) for team in event.get("team_ids") or [] if team]

@@ -1,32 +1,47 @@
 """Installations seen from the rest of the bot: the OAuth settings Bolt runs on, each workspace's token for
 the clock and the request path, and what happens when a workspace leaves (`app_uninstalled`, `tokens_revoked`):
 its installation goes at once, so nothing more is sent with it, and its data after GRACE (`forget_due`), or
-at once with `ladderbot workspace forget TEAM`."""
+at once with `ladderbot workspace forget TEAM`.
+
+A workspace taken out of an organisation's org-wide install (`team_access_revoked`) leaves the same way, though
+the organisation's installation stays for its other workspaces. The organisation's people are kept under the
+organisation (one person across its workspaces, handlers.payload.workspace_key), so those whom Slack lists only
+in workspaces taken out are moved to a workspace row of their own, under the first of those: the clock sends
+nothing for it (bot.clock.outbox.still_installed sees its removal) and `forget_due` deletes it after GRACE. People
+still in another workspace of the organisation stay as they are. `team_access_granted` moves them back."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from slack_bolt import BoltResponse
+from slack_bolt import BoltContext, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from sqlalchemy import delete, select
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.install.crypto import TokenCipher
 from bot.install.pages import failure_page, success_page
 from bot.install.store import DatabaseStateStore, EncryptedInstallationStore, make_rotator
-from bot.storage.models import Installation, SendShare, Workspace, WorkspaceRemoval, utcnow
+from bot.storage.models import Installation, Person, SendShare, Workspace, WorkspaceRemoval, utcnow
+from bot.storage.people import ensure_workspace
 
 logger = logging.getLogger(__name__)
 
 GRACE = timedelta(days=30)  # how long a removed workspace's data is kept (the README says so)
 STATE_SECONDS = 600  # an install link's life (Bolt's default)
+TEAM_ACCESS_REVOKED = "team_access_revoked"  # the reason a removal of a workspace of an org-wide install gives
+# users.info's answers for someone the organisation's token cannot reach any more: nowhere left to serve them
+OUT_OF_REACH = frozenset({"user_not_found", "team_access_not_granted", "account_inactive"})
 
 
 def authorize_url(settings: Settings) -> str:
@@ -76,7 +91,8 @@ class Installs:
             callback_options=CallbackOptions(success=self._succeeded, failure=self._failed),
             logger=logging.getLogger("slack_bolt"),
         )
-        oauth.authorize = InstallationStoreAuthorize(
+        oauth.authorize = GrantedTeamsAuthorize(
+            self.access_revoked,
             logger=logging.getLogger("slack_bolt"),
             installation_store=self.store,
             client_id=settings.slack_client_id,
@@ -157,6 +173,144 @@ class Installs:
                 )
         logger.info("%s: removed the installation of %s; its data is deleted after %s", reason, key, now + self.grace)
 
+    # workspaces of an org-wide install -------------------------------------------------------------
+
+    def access_revoked(self, team_id: str) -> bool:
+        """Whether an org admin took `team_id` out of its organisation's org-wide install (and has not given it
+        back): its requests are refused (GrantedTeamsAuthorize)."""
+        with self.session_factory() as session:
+            removal = session.get(WorkspaceRemoval, team_id)
+        return removal is not None and removal.reason == TEAM_ACCESS_REVOKED
+
+    def teams_revoked(self, enterprise_id: str, team_ids: Iterable[str], now: datetime | None = None) -> list[str]:
+        """`team_access_revoked`: the workspaces of `enterprise_id`'s org-wide install that are out of it now;
+        each gets a removal, as an uninstalled workspace does (its requests are refused from now on, its data is
+        deleted after the grace period) and the workspace row its people are moved to (`park_out_of_reach`).
+        A workspace with an installation of its own is not part of the org-wide one and is left alone. The
+        teams recorded."""
+        now = now or utcnow()
+        recorded: list[str] = []
+        with self.session_factory.begin() as session:
+            org = session.execute(
+                select(Installation.id).where(
+                    Installation.install_key == enterprise_id, Installation.is_enterprise_install
+                )
+            ).scalar_one_or_none()
+            if org is None:
+                logger.info("%s: %s has no org-wide installation here", TEAM_ACCESS_REVOKED, enterprise_id)
+                return []
+            for team_id in dict.fromkeys(team_ids):
+                own = session.execute(select(Installation.id).where(Installation.install_key == team_id)).first()
+                if own is not None or not team_id or team_id == enterprise_id:
+                    continue
+                ensure_workspace(session, team_id)
+                if session.get(WorkspaceRemoval, team_id) is None:
+                    session.add(
+                        WorkspaceRemoval(
+                            install_key=team_id,
+                            reason=TEAM_ACCESS_REVOKED,
+                            removed_at=now,
+                            forget_after=now + self.grace,
+                        )
+                    )
+                recorded.append(team_id)
+        if recorded:
+            logger.info(
+                "%s: %s took %s out of its org-wide install; their people's data is deleted after %s",
+                TEAM_ACCESS_REVOKED,
+                enterprise_id,
+                ", ".join(recorded),
+                now + self.grace,
+            )
+        return recorded
+
+    def park_out_of_reach(self, enterprise_id: str, team_ids: Iterable[str]) -> int:
+        """Moves each person of `enterprise_id`'s org-wide install whom Slack lists only in workspaces taken
+        out of it (users.info's enterprise_user.teams, asked with the organisation's token) to the workspace
+        row of the first of those, where the clock no longer sends and the grace period runs. Someone Slack no
+        longer shows to the organisation's token goes to the first of `team_ids` (the workspaces just taken
+        out); someone Slack says nothing clear about (no teams listed, another error) stays. How many people
+        were moved."""
+        token = self.token_for(enterprise_id)
+        team_ids = list(team_ids)
+        if not token:
+            return 0
+        client = WebClient(
+            token=token,
+            base_url=self.client.base_url,
+            timeout=self.client.timeout,
+            retry_handlers=self.client.retry_handlers,
+        )
+        with self.session_factory() as session:
+            revoked = set(
+                session.execute(
+                    select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.reason == TEAM_ACCESS_REVOKED)
+                ).scalars()
+            )
+            people = session.execute(
+                select(Person.id, Person.user_id)
+                .join(Workspace, Workspace.id == Person.workspace_id)
+                .where(Workspace.team_id == enterprise_id)
+                .order_by(Person.id)
+            ).all()
+        moved = 0
+        for person_id, user_id in people:
+            teams = _teams_of(client, user_id)
+            if teams is None or (teams and not set(teams) <= revoked):
+                continue  # reachable through a workspace still in the install, or unknown: kept
+            # where they were last reachable; with no teams left to Slack, the first workspace just taken out
+            park = next((t for t in (*teams, *team_ids) if t in revoked), None)
+            if park is not None and self._move_person(person_id, user_id, park):
+                moved += 1
+        logger.info(
+            "%s: moved %d of %d people of %s out of reach", TEAM_ACCESS_REVOKED, moved, len(people), enterprise_id
+        )
+        return moved
+
+    def _move_person(self, person_id: int, user_id: str, team_id: str) -> bool:
+        with self.session_factory.begin() as session:
+            workspace_id = ensure_workspace(session, team_id)
+            clash = session.execute(
+                select(Person.id).where(Person.workspace_id == workspace_id, Person.user_id == user_id)
+            ).first()
+            if clash is not None:
+                logger.warning(
+                    "%s: %s already has a row under %s; left in place", TEAM_ACCESS_REVOKED, user_id, team_id
+                )
+                return False
+            session.execute(update(Person).where(Person.id == person_id).values(workspace_id=workspace_id))
+        return True
+
+    def teams_granted(self, enterprise_id: str, team_ids: Iterable[str]) -> int:
+        """`team_access_granted`: workspaces of `enterprise_id`'s org-wide install that are back in it end their
+        removal (as a reinstall does) and their people return to the organisation's row. How many people."""
+        returned = 0
+        with self.session_factory.begin() as session:
+            org_workspace_id: int | None = None
+            for team_id in dict.fromkeys(team_ids):
+                removal = session.get(WorkspaceRemoval, team_id)
+                if removal is None or removal.reason != TEAM_ACCESS_REVOKED:
+                    continue
+                session.delete(removal)
+                parked = session.execute(select(Workspace).where(Workspace.team_id == team_id)).scalar_one_or_none()
+                if parked is None:
+                    continue
+                if org_workspace_id is None:
+                    org_workspace_id = ensure_workspace(session, enterprise_id)
+                back = select(Person.user_id).where(Person.workspace_id == org_workspace_id)
+                result = session.execute(
+                    update(Person)
+                    .where(Person.workspace_id == parked.id, Person.user_id.not_in(back))
+                    .values(workspace_id=org_workspace_id)
+                )
+                assert isinstance(result, CursorResult)  # an UPDATE's result: it carries the row count
+                returned += result.rowcount or 0
+                left = session.execute(select(Person.id).where(Person.workspace_id == parked.id)).first()
+                if left is None:
+                    session.delete(parked)
+        logger.info("team_access_granted: %d people of %s are back", returned, enterprise_id)
+        return returned
+
     def forget_due(self, now: datetime | None = None) -> list[Forgotten]:
         """Deletes the data of every workspace whose grace period is over."""
         now = now or utcnow()
@@ -178,3 +332,54 @@ class Installs:
             count = getattr(deleted, "rowcount", 0) or 0
         logger.info("forgot %s: %d workspace(s) and everything in them", key, count)
         return Forgotten(key, count)
+
+
+def _teams_of(client: WebClient, user_id: str) -> list[str] | None:
+    """The workspaces of the organisation Slack lists `user_id` in; [] when the organisation's token cannot see
+    them any more; None when Slack's answer says nothing either way."""
+    try:
+        answer = client.users_info(user=user_id)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        return [] if error in OUT_OF_REACH else None
+    teams = ((answer.get("user") or {}).get("enterprise_user") or {}).get("teams")
+    return [str(t) for t in teams] if teams else None
+
+
+class GrantedTeamsAuthorize(InstallationStoreAuthorize):
+    """Bolt's authorization on our store, aware of the workspaces of an org-wide install. Someone acting from a
+    workspace an org admin took out of the install (its installation, keyed by the organisation, is still there
+    for the others) is refused: Bolt answers with its reinstall message, through the response URL when there is
+    one, never a 500. A request with no one behind it (the organisation's own events: team_access_granted)
+    is authorized with the organisation's installation whichever workspace its payload names."""
+
+    def __init__(self, revoked: Callable[[str], bool], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.revoked = revoked
+
+    def __call__(
+        self,
+        *,
+        context: BoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        grid_workspace = bool(enterprise_id and team_id and team_id != enterprise_id)
+        if grid_workspace and user_id and self.revoked(str(team_id)):
+            logger.info("refused a request from %s: taken out of %s's org-wide install", team_id, enterprise_id)
+            return None
+        actors: dict[str, Any] = {
+            "actor_enterprise_id": actor_enterprise_id,
+            "actor_team_id": actor_team_id,
+            "actor_user_id": actor_user_id,
+        }
+        found = super().__call__(
+            context=context, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, **actors
+        )
+        if found is None and grid_workspace and not user_id:
+            return super().__call__(context=context, enterprise_id=enterprise_id, team_id=None, user_id=None, **actors)
+        return found

@@ -1,0 +1,197 @@
+"""An org admin takes one workspace out of an Enterprise Grid org-wide install (`team_access_revoked`), through the
+real server, signed events and the fake Slack, on SQLite and PostgreSQL: the organisation's installation stays and
+its other workspace is served as before; whoever Slack lists only in the workspace taken out gets nothing more from
+the clock and their data goes after the grace period; someone in both workspaces keeps theirs; requests from the
+workspace taken out get Bolt's reinstall message, never a 500; `team_access_granted` within the grace period brings
+everyone back. Every check of what is visible is made from the side that must see nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import build_clock
+from bot.storage.models import Follow, Installation, Person, Plan, Workspace, WorkspaceRemoval
+from bot.team import digest_plans
+from bot.team import follows as team
+from bot.testing.fakeslack import FakeSlack
+from tests.clockworld import MONDAY_10_UTC, World
+from tests.install_world import install, oauth_settings
+from tests.slack_requests import slash_command_body
+from tests.waiting import wait_until
+
+ORG, GONE, STAYS = "E0ORG", "T0W1", "T0W2"  # the organisation, the workspace taken out, the one that stays
+ONLY_GONE, BOTH, ONLY_STAYS, MANAGER = "W0GONE", "W0BOTH", "W0STAYS", "W0MANAGER"
+DIGEST_AT = MONDAY_10_UTC - timedelta(hours=1)
+NEXT_WEEK = timedelta(days=7)
+
+
+@pytest.fixture
+def world(running, fake_slack, content):
+    w = World(running.database_url, fake_slack, content)
+    yield w
+    for engine in w.engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def org(running, world, oauth, fake_slack: FakeSlack):
+    """The app installed org-wide in Big Org, whose people are in two of its workspaces: W0GONE only in the one
+    to be taken out, W0BOTH in both, W0STAYS and W0MANAGER only in the other. Everyone has a weekly plan; the
+    manager follows W0GONE and W0STAYS (both accepted) and gets a weekly digest."""
+    oauth.add_workspace(None, "Big Org", enterprise_id=ORG, enterprise_name="Big Org", org_wide=True)
+    assert "installed in Big Org" in install(running, ORG).html
+    teams = {ONLY_GONE: (GONE,), BOTH: (GONE, STAYS), ONLY_STAYS: (STAYS,), MANAGER: (STAYS,)}
+    for user, in_teams in teams.items():
+        fake_slack.add_user(user, name=user.lower(), team_id=in_teams[0], enterprise_id=ORG, teams=in_teams)
+        world.add(user, team=ORG)
+    with world.sessions.begin() as session:
+        for outcome in team.invite(session, ORG, MANAGER, [ONLY_GONE, ONLY_STAYS], now=DIGEST_AT - timedelta(days=7)):
+            assert outcome.follow_id is not None
+            team.answer_invite(session, ORG, outcome.user_id, outcome.follow_id, True)
+        digest_plans.set_digest(session, ORG, MANAGER, True, now=DIGEST_AT - timedelta(days=2))
+    return world
+
+
+def org_event(event: dict[str, Any], *, event_id: str, team_id: str | None = None, org_wide: bool = True) -> bytes:
+    """An event_callback for the organisation's app, shaped as Slack documents these events (its outer team_id
+    may name a workspace; org_wide=False is the example's authorizations, which say not org-wide)."""
+    return json.dumps(
+        {
+            "token": "verification-token-unused",
+            "team_id": team_id,
+            "enterprise_id": ORG,
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1_700_000_000,
+            "authorizations": [
+                {
+                    "enterprise_id": ORG,
+                    "team_id": team_id,
+                    "user_id": "UBOT",
+                    "is_bot": True,
+                    "is_enterprise_install": org_wide,
+                }
+            ],
+        }
+    ).encode()
+
+
+def access(running, kind: str, *teams: str, event_id: str, **shape: Any) -> None:
+    body = org_event(
+        {"type": kind, "team_ids": list(teams), "event_ts": "1700000000.000100"}, event_id=event_id, **shape
+    )
+    reply = running.sender.post(body, content_type="application/json")
+    assert reply.status == 200, reply.body
+
+
+def command(running, fake: FakeSlack, text: str, *, team_id: str, user_id: str) -> tuple[int, str]:
+    """/growth from a workspace of the organisation: (status, what the person saw: the ack, else the first post
+    to the response URL)."""
+    before = len(fake.responses)
+    body = slash_command_body("/growth", text, team_id=team_id, user_id=user_id, response_url=fake.response_url())
+    body = (
+        body.replace(b"is_enterprise_install=false", b"is_enterprise_install=true") + f"&enterprise_id={ORG}".encode()
+    )
+    reply = running.sender.post(body)
+    if reply.body.strip():
+        return reply.status, reply.body.decode()
+    return reply.status, json.dumps(fake.wait_for_responses(before + 1)[before], ensure_ascii=False)
+
+
+def home_of(world: World, user: str) -> str | None:
+    """The workspace key the person's row is kept under, looked at in a fresh session; None once deleted."""
+    with world.sessions() as session:
+        return session.execute(
+            select(Workspace.team_id).join(Person, Person.workspace_id == Workspace.id).where(Person.user_id == user)
+        ).scalar_one_or_none()
+
+
+def dm_users(fake: FakeSlack) -> set[str]:
+    """Who a chat.postMessage was addressed to, answered or not (a post by user id, or to their DM)."""
+    return {str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake.calls_to("chat.postMessage")}
+
+
+def test_a_workspace_taken_out_of_an_org_install_is_not_served_and_forgotten_after_the_grace_period(
+    running, org, fake_slack, content
+):
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions)
+    clock.run_pass(MONDAY_10_UTC)
+    assert dm_users(fake_slack) >= {ONLY_GONE, BOTH, ONLY_STAYS, MANAGER}  # everyone is served before
+
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked1", team_id=GONE)
+    wait_until(lambda: home_of(org, ONLY_GONE) == GONE)  # moved out of the organisation's reach, after the ack
+    assert {home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {ORG}  # reachable through the other: kept
+    with org.sessions() as session:
+        assert session.execute(select(Installation.install_key)).scalars().all() == [ORG]  # the install stays
+        removal = session.get(WorkspaceRemoval, GONE)
+        assert removal is not None and removal.reason == "team_access_revoked"
+        assert removal.forget_after - removal.removed_at == timedelta(days=30)
+
+    # the clock: nothing more for whoever is only in the workspace taken out; the others as before
+    fake_slack.reset()
+    for user, in_teams in {ONLY_GONE: (GONE,), BOTH: (GONE, STAYS), ONLY_STAYS: (STAYS,), MANAGER: (STAYS,)}.items():
+        fake_slack.add_user(user, name=user.lower(), team_id=in_teams[0], enterprise_id=ORG, teams=in_teams)
+    clock.run_pass(DIGEST_AT + NEXT_WEEK)  # the manager's digest
+    clock.run_pass(MONDAY_10_UTC + NEXT_WEEK)  # the weekly nudges
+    sent_to = dm_users(fake_slack)
+    assert ONLY_GONE not in sent_to and {BOTH, ONLY_STAYS, MANAGER} <= sent_to
+    digests = [c for c in fake_slack.calls_to("chat.postMessage") if "W0GONE" in json.dumps(c.params)]
+    assert digests == []  # the manager's digest says nothing of the report out of reach
+
+    # requests: from the workspace taken out, Bolt's reinstall message (no 500), whoever sends them
+    for user in (ONLY_GONE, BOTH):
+        status, seen = command(running, fake_slack, "", team_id=GONE, user_id=user)
+        assert status == 200 and "no longer available" in seen and "growth plan" not in seen.lower(), seen
+    # from the other workspace, the same person is served with their plan; the manager sees nothing of W0GONE
+    status, seen = command(running, fake_slack, "", team_id=STAYS, user_id=BOTH)
+    assert status == 200 and "mid" in seen.lower() and "no longer available" not in seen, seen
+    status, seen = command(running, fake_slack, "team", team_id=STAYS, user_id=MANAGER)
+    assert status == 200 and ONLY_STAYS in seen and ONLY_GONE not in seen, seen
+
+    # the grace period, on the clock's chore as for an uninstall
+    clock.run_pass(removal.forget_after - timedelta(minutes=1))
+    assert home_of(org, ONLY_GONE) == GONE  # kept until the grace period is over
+    clock.run_pass(removal.forget_after)
+    assert home_of(org, ONLY_GONE) is None
+    assert {home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {ORG}
+    with org.sessions() as session:
+        assert session.execute(select(Workspace.team_id)).scalars().all() == [ORG]
+        assert session.execute(select(WorkspaceRemoval)).all() == []
+        assert session.execute(select(Installation.install_key)).scalars().all() == [ORG]
+        plans = session.execute(select(Person.user_id).join(Plan, Plan.person_id == Person.id)).scalars().all()
+        assert sorted(plans) == sorted([BOTH, ONLY_STAYS, MANAGER])
+        follows = session.execute(select(Follow.status)).scalars().all()
+        assert follows == ["accepted"]  # the manager's follow of W0STAYS; the one of W0GONE went with them
+    status, seen = command(running, fake_slack, "", team_id=STAYS, user_id=BOTH)
+    assert status == 200 and "mid" in seen.lower(), seen
+
+
+def test_access_granted_again_within_the_grace_period_brings_everyone_back(running, org, fake_slack, content):
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked2", team_id=GONE)
+    wait_until(lambda: home_of(org, ONLY_GONE) == GONE)
+
+    # the shape of Slack's own example: a workspace as the outer team, authorizations not org-wide
+    access(running, "team_access_granted", GONE, event_id="EvGranted2", team_id=GONE, org_wide=False)
+    assert home_of(org, ONLY_GONE) == ORG
+    with org.sessions() as session:
+        assert session.execute(select(WorkspaceRemoval)).all() == []
+        assert session.execute(select(Workspace.team_id)).scalars().all() == [ORG]  # the parking row went too
+
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions)
+    fake_slack.reset()
+    for user in (ONLY_GONE, BOTH, ONLY_STAYS, MANAGER):
+        fake_slack.add_user(user, name=user.lower(), enterprise_id=ORG, teams=(GONE, STAYS))
+    clock.run_pass(MONDAY_10_UTC)
+    assert ONLY_GONE in dm_users(fake_slack)
+    status, seen = command(running, fake_slack, "", team_id=GONE, user_id=ONLY_GONE)
+    assert status == 200 and "mid" in seen.lower() and "no longer available" not in seen, seen
+    # the manager's follow is whole again
+    status, seen = command(running, fake_slack, "team", team_id=STAYS, user_id=MANAGER)
+    assert status == 200 and ONLY_GONE in seen, seen
