@@ -5,7 +5,9 @@ rest, one refresher at a time, and workspaces leaving.
 - store.py: `EncryptedInstallationStore` (slack_sdk's InstallationStore on the `installations` table; refreshes a
   rotating token under a row lock) and `DatabaseStateStore` (OAuth states, each consumed once).
 - workspaces.py: `Installs`: Bolt's OAuth settings and pages, `token_for` (each workspace's token for the clock
-  and the request path), `removed` / `forget_due` / `forget` (uninstalls and the grace period), `reencrypt`.
+  and the request path), `removed` / `forget_due` / `forget` (uninstalls and the grace period),
+  `teams_revoked` / `park_out_of_reach` / `teams_granted` (workspaces taken out of an org-wide install and back),
+  `GrantedTeamsAuthorize` (refuses requests from a workspace taken out), `reencrypt`.
 - routing.py: the request's installation for sends made with the process's own client.
 - pages.py: the install, success and failure pages.
 
