@@ -62,6 +62,9 @@ QUIET_SECONDS = 30.0  # how long without a 429 counts as a quiet stretch (divide
 FLOOR = 0.05  # never learn a rate below this share of the configured one
 TIER_BURST_SECONDS = 10.0  # a tier bucket holds ten seconds' worth (Slack allows bursts within the minute)
 MESSAGE_BURST_SECONDS = 1.0  # the workspace message bucket holds one second's worth
+# The longest the clock's pass waits on a workspace: a longer pause (a 429's Retry-After) gives its sends back
+# to a later pass, unsent, rather than hold the pass (and every other workspace's digests and reminders)
+MAX_HOLD = 60.0
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,14 @@ class Pacer:
                     continue  # a channel not posted to within the last second cannot be the limit that was hit
                 bucket.limited(now, retry_after)
 
+    def pause(self, team: str) -> float:
+        """Seconds left of the pause on the workspace's chat.postMessage budget (a 429's Retry-After, a hold);
+        0 if none. A wait for tokens is not a pause."""
+        with self._lock:
+            now = self.clock()
+            bucket = self._buckets_for(team, POST_MESSAGE, None, now)[0]
+            return max(0.0, bucket.paused_until - now)
+
     def hold(self, team: str, seconds: float) -> None:
         """Send nothing for `team` for a while (a clock joining others waits for them to see it)."""
         with self._lock:
@@ -298,7 +309,7 @@ class PacedClient(WebClient):
     left out: the Pacer answers them (see the module docstring for the two modes)."""
 
     def __init__(
-        self, *, pacer: Pacer, budget: str, wait: bool, max_wait: float = 300.0, max_429s: int = 5, **kwargs: Any
+        self, *, pacer: Pacer, budget: str, wait: bool, max_wait: float = MAX_HOLD, max_429s: int = 5, **kwargs: Any
     ):
         super().__init__(**kwargs)
         self.retry_handlers = [h for h in self.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
@@ -380,12 +391,13 @@ class SlackSenders:
         """A client that raises Paced rather than wait (the nudge dispatcher's)."""
         return self._client(team_id, wait=False)
 
-    def waiting(self, team_id: str | None, *, max_wait: float = 300.0) -> PacedClient:
+    def waiting(self, team_id: str | None, *, max_wait: float = MAX_HOLD) -> PacedClient:
         """A client that waits its turn, up to `max_wait` seconds a call (digests and reminders on the clock's
-        thread; the request path with a short wait, so a follow-up never holds one of Bolt's few threads long)."""
+        thread: no longer than MAX_HOLD, so one paused workspace never holds the pass; the request path with
+        a shorter wait, so a follow-up never holds one of Bolt's few threads long)."""
         return self._client(team_id, wait=True, max_wait=max_wait)
 
-    def _client(self, team_id: str | None, *, wait: bool, max_wait: float = 300.0) -> PacedClient:
+    def _client(self, team_id: str | None, *, wait: bool, max_wait: float = MAX_HOLD) -> PacedClient:
         budget = self.budget(team_id)
         with self._lock:
             client = self._clients.get((budget, wait, max_wait))
