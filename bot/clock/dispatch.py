@@ -7,6 +7,10 @@ waiting). A line whose bucket is empty or paused by a 429 is skipped, so one lar
 workspace never holds back the others, and a send thread never sleeps on a bucket. A send that comes back
 paced (a 429, or a Tier 3 call of the recovery path that must wait) waits in `delayed` and then goes back to
 the front of its line: it uses no attempt and is never a failure.
+
+A workspace paused for longer than MAX_HOLD (a 429's long Retry-After) is not waited for: its whole line,
+delayed sends included, is given back (`given_back`), for the job to release unsent to a later pass, so the
+pass ends as soon as the other workspaces are done.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from bot.clock.nudge_sender import ClaimedNudge
-from bot.clock.pacing import POST_MESSAGE, Pacer
+from bot.clock.pacing import MAX_HOLD, POST_MESSAGE, Pacer
 
 
 def post_channel(item: ClaimedNudge) -> str:
@@ -40,6 +44,7 @@ class Dispatcher:
         self._turn = itertools.count()
         self._sending: dict[str, int] = {}  # budget -> sends handed out and not back yet
         self._next_ready = 0.0  # monotonic time the earliest skipped line's bucket refills
+        self._given_back: list[tuple[list[ClaimedNudge], float]] = []  # lines of paused workspaces, pause left
 
     def add(self, items: list[ClaimedNudge]) -> None:
         for item in items:
@@ -68,11 +73,30 @@ class Dispatcher:
         return queued | set(self._sending) | {self.budget_of(i.team_id) for _, _, i in self._delayed}
 
     def take_unsent(self) -> list[ClaimedNudge]:
-        """Every send still queued or delayed, taken out of the lines (a pass that must stop gives them back)."""
+        """Every send still queued, delayed or given back and not yet taken, taken out of the lines (a pass that
+        must stop gives them back)."""
         unsent = [item for line in self._lines.values() for item in line] + [i for _, _, i in self._delayed]
+        unsent += [item for items, _ in self.given_back() for item in items]
         self._lines.clear()
         self._delayed.clear()
         return unsent
+
+    def given_back(self) -> list[tuple[list[ClaimedNudge], float]]:
+        """The lines given back since the last call (their workspace paused long), each with the seconds its
+        pause has left: to be released unsent for a later pass."""
+        lines, self._given_back = self._given_back, []
+        return lines
+
+    def _give_back(self, budget: str, pause: float) -> None:
+        """Take the budget's line and its delayed sends out: nothing of it goes in this pass."""
+        items = list(self._lines.pop(budget, ()))
+        delayed = [entry for entry in self._delayed if self.budget_of(entry[2].team_id) == budget]
+        if delayed:
+            self._delayed = [entry for entry in self._delayed if self.budget_of(entry[2].team_id) != budget]
+            heapq.heapify(self._delayed)
+            items += [item for _, _, item in delayed]
+        if items:
+            self._given_back.append((items, pause))
 
     @property
     def empty(self) -> bool:
@@ -100,8 +124,12 @@ class Dispatcher:
                 line = self._lines[budget]
                 wait = self.pacer.take(budget, POST_MESSAGE, post_channel(line[0]))
                 if wait > 0:
-                    self._next_ready = min(self._next_ready, now + wait)
                     del waiting[budget]
+                    pause = self.pacer.pause(budget) if wait > MAX_HOLD else 0.0
+                    if pause > MAX_HOLD:  # the workspace, not only this send's channel: none of it goes now
+                        self._give_back(budget, pause)
+                    else:
+                        self._next_ready = min(self._next_ready, now + wait)
                     continue
                 self.in_flight += 1
                 yield line.popleft()

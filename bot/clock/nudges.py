@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock.dispatch import Dispatcher, post_channel
 from bot.clock.nudge_sender import ClaimedNudge, NudgeSender, SendResult, load_claimed, retry_or_give_up
 from bot.clock.outbox import LEASE, Lease, is_postgres, new_claim_token, owed_row
-from bot.clock.pacing import POST_MESSAGE
+from bot.clock.pacing import MAX_HOLD, POST_MESSAGE
 from bot.clock.report import PassReport
 from bot.clock.shares import SendShares
 from bot.content.records import Content
@@ -45,8 +45,9 @@ logger = logging.getLogger(__name__)
 RECORD_EVERY = 100  # outcomes written per transaction while a batch is being sent (or each second)
 LOOK_EVERY = 1.0  # seconds between looks for workspaces whose lines need topping up
 LINE_SECONDS = 10.0  # a workspace's line holds about this many seconds of sends at its pace
-MAX_HOLD = 60.0  # a Retry-After longer than this gives the send back for a later pass instead of holding the pass
-MAX_PUT_BACKS = 20  # ...and so does being answered 429 this many times in one pass (waits for our own pace don't count)
+# A Retry-After longer than MAX_HOLD (bot.clock.pacing) gives the send back for a later pass instead of holding
+# the pass, and its workspace's whole line with it (bot.clock.dispatch); so does this many 429s for one send
+MAX_PUT_BACKS = 20  # in one pass (waits for our own pace don't count)
 DUE_PLAN_COLUMNS = (
     Plan.id,
     Plan.person_id,
@@ -132,6 +133,7 @@ class NudgeJob:
                     self.shares.sending(dispatch.budgets())
                     for item in dispatch.ready():
                         pool.submit(self._send_into, results, item, now, lease)
+                    self._give_back_paused(dispatch, report, lease)
                     if scheduling:  # Slack's pace leaves time: schedule the next batch of plans
                         scheduling = self.schedule_batch(now, report)
                         claiming = True
@@ -162,6 +164,8 @@ class NudgeJob:
         planned: dict[str, int] = {}  # budget -> rows in line or asked for in this call (workspaces may share one)
         for workspace_id, team_id in self.sender.workspaces_due(now, lease).items():
             budget = self.sender.senders.budget(team_id)
+            if self.pacer.pause(budget) > MAX_HOLD:
+                continue  # paused long by Slack: its rows stay unclaimed for a pass after the pause
             depth = min(self.batch_size, max(2 * self.send_workers, int(self.pacer.rate(budget) * LINE_SECONDS)))
             have = planned.setdefault(budget, dispatch.queued(budget))
             if have < depth // 2 + 1:
@@ -172,6 +176,14 @@ class NudgeJob:
         claimed = self.sender.claim(now, lease, wanted)
         dispatch.add(claimed)
         return len(claimed)
+
+    def _give_back_paused(self, dispatch: Dispatcher, report: PassReport, lease: Lease) -> None:
+        """Release the lines the dispatcher gave back (their workspace paused longer than MAX_HOLD): pending
+        again once the pause is over, no attempt used, so the pass does not wait it out."""
+        for items, pause in dispatch.given_back():
+            logger.info("%d deliveries given back for a later pass (Slack asks for %.0fs)", len(items), pause)
+            report.given_back += len(items)
+            self.sender.release(items, lease.clock() + timedelta(seconds=pause))
 
     def _collect(
         self,
@@ -211,6 +223,7 @@ class NudgeJob:
                 logger.info(
                     "delivery %s given back for a later pass (Slack asks for %.0fs)", item.delivery_id, result.retry_in
                 )
+                report.given_back += 1
                 self.sender.release([item], lease.clock() + timedelta(seconds=result.retry_in))
             else:
                 dispatch.put_back(item, result.retry_in)

@@ -17,6 +17,7 @@ class PassReport:
     lost: int = 0  # claims another clock took before the send (never expected while this clock is alive)
     paced: int = 0  # sends put back in line (a 429, or a recovery call held back by the pacer): not failures
     rate_limited: int = 0  # of those, the 429s Slack answered
+    given_back: int = 0  # claimed nudges released unsent for a later pass: Slack asked for a long wait
     reminders: int = 0
     digests_scheduled: int = 0
     digests_sent: int = 0
