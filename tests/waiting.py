@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from bot.testing.fakeslack import FakeSlack
 
 T = TypeVar("T")
 
@@ -34,3 +37,13 @@ def stays(predicate: Callable[[], object], seconds: float) -> bool:
             return False
         time.sleep(POLL_SECONDS)
     return bool(predicate())
+
+
+def response_to(fake: FakeSlack, url: str, timeout: float = 20) -> dict[str, Any]:
+    """The first answer posted to the response URL `url` (lazy listeners answer in the background). Matched by
+    its URL: on the run's shared fake Slack, a late answer to an earlier test's URL may land at any moment."""
+    url_id = url.rsplit("/", 1)[-1]
+    found = wait_until(
+        lambda: [r for r in list(fake.responses) if r.get("url_id") == url_id], timeout, what=f"an answer to {url}"
+    )
+    return found[0]
