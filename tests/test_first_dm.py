@@ -29,7 +29,7 @@ from tests.clockworld import MONDAY_10_UTC, World
 from tests.server import RunningServer
 from tests.slack_requests import block_action_body, event_body
 from tests.test_digest import DIGEST_AT, MANAGER, build_team, charts, digest_messages
-from tests.waiting import stays, wait_until
+from tests.waiting import response_to, stays, wait_until
 
 # --- the fake Slack, as Slack answers -------------------------------------------------------------
 
@@ -279,7 +279,7 @@ def test_invitations_and_the_acceptance_notice_go_by_user_id(
     fake_slack.add_user(report, name="rep" + report[-4:].lower())
     url = fake_slack.response_url()
     server.sender.command("/growth", f"team add <@{report}|rep>", user_id=manager, response_url=url)
-    [asked] = fake_slack.wait_for_responses(1)
+    asked = response_to(fake_slack, url)
     assert f"Asked <@{report}>" in asked["text"] + json.dumps(asked.get("blocks", []))
     [invite] = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == report]
     assert invite.response["channel"] == "D" + report[1:]
@@ -301,6 +301,11 @@ def test_invitations_and_the_acceptance_notice_go_by_user_id(
         )
     )
     assert reply.status == 200
-    [told] = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "accepted" in c.params.get("text", ""))
+    [told] = fake_slack.wait_for_calls(  # to this manager: another test's notice may still be on its way
+        "chat.postMessage",
+        1,
+        timeout=20,
+        where=lambda c: "accepted" in c.params.get("text", "") and c.response.get("channel") == "D" + manager[1:],
+    )
     assert told.params["channel"] == manager and told.response["channel"] == "D" + manager[1:]
     assert fake_slack.calls_to("conversations.open") == []

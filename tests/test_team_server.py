@@ -17,6 +17,7 @@ from bot.storage.models import DigestPlan, Follow
 from tests.slack_requests import block_action_body, event_body, view_submission_body
 from tests.test_export_file import exported
 from tests.test_growth_server import run_clock_at, send_due_nudge
+from tests.waiting import response_to
 
 SECRET_REFLECTION = "my private worry about the reorg"
 SHARED_REFLECTION = "I led my first design review"
@@ -52,13 +53,10 @@ class Slack:
 
     def lazy(self, user: str, text: str, team_id: str = "T0001") -> str:
         """A /growth subcommand answered through response_url; returns that answer."""
-        before = len(self.fake.responses)
         url = self.fake.response_url()
         reply = self.server.sender.command("/growth", text, user_id=user, team_id=team_id, response_url=url)
         assert reply.status == 200, reply.body
-        answers = self.fake.wait_for_responses(before + 1)
-        assert len(answers) > before, "no lazy answer arrived"
-        answer = answers[before]
+        answer = response_to(self.fake, url)  # by its URL: an earlier test's late answer may land meanwhile
         return answer.get("text", "") + json.dumps(answer.get("blocks", []), ensure_ascii=False)
 
     def invite_of(self, report: str) -> tuple[str, str]:
@@ -89,9 +87,9 @@ class Slack:
 
     def answer_invite(self, report: str, accept: bool = True) -> str:
         follow_id, ts = self.invite_of(report)
-        updates = len(self.fake.calls_to("chat.update"))
         self.click(ActionId.FOLLOW_ACCEPT if accept else ActionId.FOLLOW_DECLINE, follow_id, report, ts=ts)
-        self.fake.wait_for_calls("chat.update", updates + 1)
+        # this invitation's own update: counting all updates, another test's late one could stand in for it
+        assert self.fake.wait_for_calls("chat.update", 1, timeout=20, where=lambda c: c.params.get("ts") == ts)
         return follow_id
 
     def plan(self, user: str, level: str = "mid", focus: str = "security") -> None:
@@ -134,24 +132,33 @@ def test_a_manager_adds_reports_who_accept_and_sees_their_summary(slack, team, f
     one = slack.lazy(manager, f"team @{fake_slack.users[alice].name}")  # a plain name, escaping off
     assert "Growth: 1 person" in one and f"<@{alice}>: Mid-level" in one and bob not in one
     # the manager was told once that alice accepted; a second click changes nothing and tells nobody
-    told = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "accepted" in c.params.get("text", ""))
+    told = fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20, where=accepted_notice_to(manager))
     assert len(told) == 1 and told[0].params["channel"] == manager  # by user id: no conversations.open
     assert told[0].response["channel"] == "D" + manager[1:]
-    [update] = [c for c in fake_slack.calls_to("chat.update") if "You accepted" in json.dumps(c.params["blocks"])]
+    [update] = [c for c in fake_slack.calls_to("chat.update") if c.params.get("ts") == invite["ts"]]
+    assert "You accepted" in json.dumps(update.params["blocks"])
     assert "follow_accept" not in json.dumps(update.params["blocks"])  # the buttons are gone
+
+
+def accepted_notice_to(manager: str):
+    """Selects the notice to `manager` that someone accepted, not one to another test's manager still on its way
+    (the first click tells the follower after the invitation's update, which is what tests wait for)."""
+    dm = "D" + manager[1:]
+    return lambda c: (
+        "accepted" in c.params.get("text", "") and dm in (c.params.get("channel"), c.response.get("channel"))
+    )
 
 
 def test_accepting_twice_tells_the_manager_once(slack, fake_slack, dbs):
     manager, alice = slack.person("mgr"), slack.person("alice")
     slack.lazy(manager, f"team add <@{alice}>")
     follow_id, ts = slack.invite_of(alice)
-    for _ in range(2):
-        updates = len(fake_slack.calls_to("chat.update"))
+    for clicks in (1, 2):
         slack.click(ActionId.FOLLOW_ACCEPT, follow_id, alice, ts=ts)
-        fake_slack.wait_for_calls("chat.update", updates + 1)
+        fake_slack.wait_for_calls("chat.update", clicks, timeout=20, where=lambda c: c.params.get("ts") == ts)
     # the first click tells the manager after its update, so wait for that; the second decided not to tell
     # before its own update, which has arrived, so the count below is final
-    told = fake_slack.wait_for_calls("chat.postMessage", 1, where=lambda c: "accepted" in c.params.get("text", ""))
+    told = fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20, where=accepted_notice_to(manager))
     assert len(told) == 1
 
 
@@ -307,9 +314,13 @@ def test_exports_hold_only_the_askers_own_side(slack, team):
 
 def test_the_app_home_shows_counts_not_people(slack, team, fake_slack):
     manager, alice, _ = team
-    before = len(fake_slack.calls_to("views.publish"))
+
+    def mine(call) -> bool:  # not another test's App Home, published late
+        return call.params.get("user_id") == manager
+
+    before = len([c for c in fake_slack.calls_to("views.publish") if mine(c)])
     slack.server.sender.post(event_body({"type": "app_home_opened", "user": manager, "tab": "home"}))
-    [*_, call] = fake_slack.wait_for_calls("views.publish", before + 1)
+    [*_, call] = fake_slack.wait_for_calls("views.publish", before + 1, timeout=20, where=mine)
     view = json.dumps(call.params["view"], ensure_ascii=False)
     assert "you follow 1 person" in view and alice not in view
 
