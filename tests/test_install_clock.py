@@ -19,6 +19,7 @@ from bot.storage.models import Delivery, DigestDelivery, Installation, Person, P
 from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
+from bot.web.metrics import read_backlog
 from tests.cli_run import run_cli
 from tests.clockworld import MONDAY_10_UTC, World
 from tests.install_world import KEY, install, oauth_settings, raw_rows
@@ -95,6 +96,16 @@ def test_an_uninstalled_workspace_gets_nothing_more_and_is_forgotten_after_the_g
     clock.run_pass(next_week)  # the same clock, still running: its next pass sends nothing to Alpha
     assert workspace_of_calls(fake_slack, oauth, "chat.postMessage") == {"T0BBB": 1}
     assert not [c for c in fake_slack.calls if c.token in oauth.tokens_of("T0AAA")]
+    with world.sessions() as session:
+        owed_to_alpha = session.scalars(
+            select(Delivery.status)
+            .join(Person)
+            .join(Workspace)
+            .where(Workspace.team_id == "T0AAA", Delivery.status == "pending")
+        ).all()
+        backlog = read_backlog(session, now=next_week + timedelta(hours=2))
+    assert owed_to_alpha == ["pending"]  # Alpha's nudge waits for a reinstall...
+    assert (backlog.nudges_pending, backlog.lag_seconds) == (0, 0.0)  # ...and is no backlog for metrics or doctor
 
     with world.sessions() as session:
         forget_after = session.execute(select(WorkspaceRemoval.forget_after)).scalar_one()

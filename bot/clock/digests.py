@@ -130,7 +130,7 @@ class DigestJob:
     def _claim(self, now: datetime, lease: Lease) -> list[tuple[int, str]]:
         token = new_claim_token()
         with self.session_factory.begin() as session:
-            # never a digest of a workspace that left (outbox.still_installed): it waits for a reinstall
+            # never a digest of a workspace that left (storage.people.still_installed): it waits for a reinstall
             within = sending_rows(DigestDelivery)
             claim(session, DigestDelivery, now, BATCH, token, at=lease.clock(), lease=lease.length, within=within)
             ids = session.execute(select(DigestDelivery.id).where(DigestDelivery.claim_token == token)).scalars().all()

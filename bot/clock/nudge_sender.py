@@ -143,7 +143,7 @@ class NudgeSender:
         """Due (or stale) rows, stamped with a new token in one transaction and held under `lease` from then
         on (none: a claim that is never renewed, as a clock that dies right after makes): up to one batch, or
         with `wanted` (workspace id -> how many) that many of each workspace. Never rows of a workspace that
-        left (outbox.still_installed)."""
+        left (storage.people.still_installed)."""
         token = new_claim_token()
         with self.session_factory.begin() as session:
             at, length = (lease.clock(), lease.length) if lease is not None else (now, LEASE)

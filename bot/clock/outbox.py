@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.pacing import retry_after
 from bot.schedule import week_key
-from bot.storage.models import Delivery, DigestDelivery, Person, Workspace, WorkspaceRemoval
+from bot.storage.models import Delivery, DigestDelivery, Person, Workspace
+from bot.storage.people import installed_people, still_installed
 
 logger = logging.getLogger(__name__)
 
@@ -161,22 +162,10 @@ def claimable(model: OutboxModel, now: datetime, at: datetime, lease: timedelta)
     )
 
 
-def still_installed() -> ColumnElement[bool]:
-    """Workspaces the clock sends for: every one but those that left (several workspaces over OAuth: an
-    `app_uninstalled` or `tokens_revoked` removed the installation, and the data waits out its grace period,
-    bot.install). Their rows are not claimed, so none fails and nobody is paused for want of a token; a
-    reinstall within the grace period ends the removal, and the next pass sends what is still due (a row more
-    than LATE_LIMIT late is recorded missed, as after any stop). With one static token nothing is ever removed.
-
-    Keyed by the removal rather than by "has an installation row", so the clock needs no word of the mode: a
-    workspace is stored under its installation's key (bot.install.install_key), which is the removal's too."""
-    return ~select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.install_key == Workspace.team_id).exists()
-
-
 def sending_rows(model: OutboxModel, workspace_id: int | None = None) -> ColumnElement[bool]:
     """Rows of `model` whose person's workspace the clock still sends for (`still_installed`); with
     `workspace_id`, of that workspace only."""
-    people = select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
+    people = installed_people()
     if workspace_id is not None:
         people = people.where(Person.workspace_id == workspace_id)
     return model.person_id.in_(people)

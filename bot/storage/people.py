@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, select, update
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Person, Workspace, utcnow
+from bot.storage.models import Person, Workspace, WorkspaceRemoval, utcnow
 from bot.storage.upsert import insert_ignoring_conflict
+
+
+def still_installed() -> ColumnElement[bool]:
+    """Workspaces the clock sends for: every one but those that left (several workspaces over OAuth: an
+    `app_uninstalled` or `tokens_revoked` removed the installation, and the data waits out its grace period,
+    bot.install). Their rows are not claimed, so none fails and nobody is paused for want of a token; a
+    reinstall within the grace period ends the removal, and the next pass sends what is still due (a row more
+    than LATE_LIMIT late is recorded missed, as after any stop). With one static token nothing is ever removed.
+
+    Keyed by the removal rather than by "has an installation row", so the clock needs no word of the mode: a
+    workspace is stored under its installation's key (bot.install.install_key), which is the removal's too."""
+    return ~select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.install_key == Workspace.team_id).exists()
+
+
+def installed_people() -> Select[int]:
+    """Ids of the people of every workspace `still_installed`: the rows the clock sends for, and the backlog
+    that the metrics and `ladderbot doctor` count (a workspace in its grace period owes nothing yet)."""
+    return select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
 
 
 def ensure_workspace(session: Session, team_id: str, domain: str | None = None) -> int:

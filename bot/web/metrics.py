@@ -26,12 +26,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, mult
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.storage.engine import database_ok
 from bot.storage.models import Delivery, DigestDelivery, DigestPlan, Plan, utcnow
+from bot.storage.people import installed_people
 
 METRICS_PATH = "/metrics"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -55,14 +56,16 @@ class Backlog:
 
 def read_backlog(session: Session, now: datetime | None = None) -> Backlog:
     """Counts and the oldest due time, over the plans the clock has yet to schedule and the deliveries it has
-    yet to send (a retry waiting for its backoff is pending but not yet due). Indexed columns only."""
+    yet to send (a retry waiting for its backoff is pending but not yet due). Rows of a workspace that left and
+    waits out its grace period are not counted: the clock owes them nothing until a reinstall. Indexed columns
+    only."""
     now = now or utcnow()
     due_times = []
     for plan in (Plan, DigestPlan):
         due_times.append(session.scalar(select(func.min(plan.next_due_at)).where(plan.next_due_at <= now)))
     pending = {}
     for delivery in (Delivery, DigestDelivery):
-        waiting = delivery.status.in_(("pending", "sending"))
+        waiting = and_(delivery.status.in_(("pending", "sending")), delivery.person_id.in_(installed_people()))
         pending[delivery] = session.scalar(select(func.count()).select_from(delivery).where(waiting)) or 0
         due_now = or_(delivery.next_attempt_at.is_(None), delivery.next_attempt_at <= now)
         due_times.append(session.scalar(select(func.min(delivery.due_at)).where(waiting, due_now)))
