@@ -168,3 +168,18 @@ def test_a_failed_upload_is_answered_and_nothing_is_shared(server, fake_slack):
     answer = answer_to(fake_slack, url)
     assert "could not send your export" in answer["text"]
     assert export_uploads(fake_slack, user) == []
+
+
+def test_the_dm_the_nudges_use_is_reused_without_opening_it_again(server, fake_slack, dbs, content):
+    """A person whose DM the clock already learned (from a nudge's answer) gets the file there: no Tier 3
+    conversations.open for it."""
+    user = new_user()
+    with dbs.begin() as session:
+        someone = factories.person(session, user)
+        factories.plan(session, content, someone, level="senior", focus=("api",))
+        someone.dm_channel_id = "D" + user[1:]  # as the first nudge's chat.postMessage answer stored it
+
+    _, answer, data = exported(server, fake_slack, user)
+    assert data["user_id"] == user and data["plan"]["level"] == "senior"
+    assert "ladderbot-export-" in answer
+    assert [c for c in fake_slack.calls_to("conversations.open") if c.params.get("users") == user] == []

@@ -110,9 +110,11 @@ def send_export(
         if person is None:  # forgotten between the ack and now
             return rg.build_text(NOTHING_STORED)
         data = export(session, person, more)
+        known_dm = person.dm_channel_id
     filename, body = export_file(data, now)
     try:
-        channel = str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
+        # the DM the nudges already use, when there is one: conversations.open is a Tier 3 method
+        channel = known_dm or str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
         client.files_upload_v2(
             channel=channel,
             file=body,
