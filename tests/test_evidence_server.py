@@ -22,7 +22,7 @@ from tests.slack_requests import event_body, view_submission_body
 from tests.test_export_file import exported
 from tests.test_growth_server import run_clock_at
 from tests.test_team_server import Slack, team  # noqa: F401 - the team fixture: a manager, alice accepted, bob pending
-from tests.waiting import wait_until
+from tests.waiting import response_to, wait_until
 
 SECRET = "Postmortem for the checkout outage: I added tracing and a Grafana alert on pool usage"
 INCIDENT_KEY = "dimension:technical_skills:5"  # "Has real experience with monitoring, logging and observability."
@@ -237,14 +237,14 @@ def test_the_packet_goes_to_the_dm_and_is_shared_only_with_an_accepted_follower(
     assert [b["value"] for b in buttons] == [f"{manager}:senior"]  # the accepted follower only, not bob
     # refusals: a follower who has not accepted, and someone else clicking a Share button
     for clicker, value in ((alice, f"{bob}:senior"), (bob, f"{manager}:senior"), (manager, f"{manager}:senior")):
-        before = slack.click(ActionId.PACKET_SHARE, value, clicker)
-        [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+        url = slack.click(ActionId.PACKET_SHARE, value, clicker)
+        refusal = response_to(fake_slack, url)
         assert "only with someone who follows your growth" in refusal["text"]
     for person in (bob, manager):
         assert files_in(fake_slack, "D" + person[1:]) == {}
     # alice shares with her manager
-    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:senior", alice)
-    [done] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.PACKET_SHARE, f"{manager}:senior", alice)
+    done = response_to(fake_slack, url)
     assert f"Shared your packet with <@{manager}>" in done["text"]
     shared = files_in(fake_slack, "D" + manager[1:])
     assert len(shared) == 2 and "Grafana alert" in next(v for k, v in shared.items() if k.endswith(".md")).decode()
@@ -277,11 +277,11 @@ def test_share_from_another_workspace_or_with_a_forged_level_shares_nothing(slac
     manager, alice, _ = team
     slack.ack(alice, f"evidence add {SECRET}")
     # the same user id in another workspace is another person, whom the manager does not follow
-    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:senior", alice, team_id="T0OTHER")
-    [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.PACKET_SHARE, f"{manager}:senior", alice, team_id="T0OTHER")
+    refusal = response_to(fake_slack, url)
     assert "only with someone who follows your growth" in refusal["text"]
-    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:wizard", alice)
-    [stale] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.PACKET_SHARE, f"{manager}:wizard", alice)
+    stale = response_to(fake_slack, url)
     assert "out of date" in stale["text"]
     assert files_in(fake_slack, "D" + manager[1:]) == {}
 
@@ -305,8 +305,8 @@ def test_one_item_is_shared_only_by_its_author_and_only_with_an_accepted_followe
     listed = slack.ack(alice, "evidence")
     assert ActionId.EVIDENCE_SHARE in listed and f'"value": "{item.id}"' in listed
     assert ActionId.EVIDENCE_SHARE not in slack.ack(bob, "evidence add shipped the retry fix")  # no follower
-    before = slack.click(ActionId.EVIDENCE_SHARE, str(item.id), alice)
-    [choices] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.EVIDENCE_SHARE, str(item.id), alice)
+    choices = response_to(fake_slack, url)
     values = [b["accessory"]["value"] for b in choices["blocks"] if "accessory" in b]
     assert values == [f"{item.id}:{manager}"]  # the accepted follower only
     # refused: someone else's item by its id (the manager, bob, another workspace), a pending follower, a mangled id
@@ -318,16 +318,16 @@ def test_one_item_is_shared_only_by_its_author_and_only_with_an_accepted_followe
         (alice, f"x{item.id}:{manager}", "T0001", "no longer exists"),
     )
     for clicker, value, team_id, expected in refusals:
-        before = slack.click(ActionId.EVIDENCE_SHARE_TO, value, clicker, team_id=team_id)
-        [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+        url = slack.click(ActionId.EVIDENCE_SHARE_TO, value, clicker, team_id=team_id)
+        refusal = response_to(fake_slack, url)
         assert expected in refusal["text"], (clicker, value, refusal)
-    before = slack.click(ActionId.EVIDENCE_SHARE, str(item.id), manager)
-    [refusal] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.EVIDENCE_SHARE, str(item.id), manager)
+    refusal = response_to(fake_slack, url)
     assert "not yours" in refusal["text"] and "Grafana" not in json.dumps(refusal)
     for person in (manager, bob):
         assert_nothing_of_alice(json.dumps(fake_slack.messages_to("D" + person[1:])))
-    before = slack.click(ActionId.EVIDENCE_SHARE_TO, f"{item.id}:{manager}", alice)
-    [done] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.EVIDENCE_SHARE_TO, f"{item.id}:{manager}", alice)
+    done = response_to(fake_slack, url)
     assert f"Shared that item with <@{manager}>" in done["text"]
     [shared] = [m for m in fake_slack.messages_to("D" + manager[1:]) if "Grafana" in json.dumps(m)]
     assert f"<@{alice}> shared a piece of growth evidence with you" in shared["text"]
@@ -508,8 +508,8 @@ def test_a_packet_toward_another_level_maps_the_evidence_to_that_levels_expectat
     sent = wait_until(lambda: [m for m in fake_slack.messages_to(dm) if "packet_share" in json.dumps(m.get("blocks"))])
     buttons = [e for b in sent[-1]["blocks"] for e in [b.get("accessory") or {}] if e.get("action_id")]
     assert [b["value"] for b in buttons] == [f"{manager}:staff"]
-    before = slack.click(ActionId.PACKET_SHARE, f"{manager}:staff", alice)
-    [done] = fake_slack.wait_for_responses(before + 1)[before:]
+    url = slack.click(ActionId.PACKET_SHARE, f"{manager}:staff", alice)
+    done = response_to(fake_slack, url)
     assert f"Shared your packet with <@{manager}>" in done["text"]
     shared = files_in(fake_slack, "D" + manager[1:])
     assert (

@@ -69,8 +69,11 @@ class Slack:
                         return element["value"], message["ts"]
         raise AssertionError(f"no invitation DM to {report}")
 
-    def click(self, action_id: str, value: str, user: str, *, ts: str = "1.1", team_id: str = "T0001", channel=""):
-        before = len(self.fake.responses)
+    def click(
+        self, action_id: str, value: str, user: str, *, ts: str = "1.1", team_id: str = "T0001", channel=""
+    ) -> str:
+        """Click a button as `user`; returns the click's response URL (for tests.waiting.response_to)."""
+        url = self.fake.response_url()
         reply = self.server.sender.post(
             block_action_body(
                 action_id,
@@ -79,11 +82,11 @@ class Slack:
                 team_id=team_id,
                 channel_id=channel or "D" + user[1:],
                 message_ts=ts,
-                response_url=self.fake.response_url(),
+                response_url=url,
             )
         )
         assert reply.status == 200, reply.body
-        return before
+        return url
 
     def answer_invite(self, report: str, accept: bool = True) -> str:
         follow_id, ts = self.invite_of(report)
@@ -241,8 +244,7 @@ def test_a_manager_after_the_report_left_sees_nothing(slack, team, fake_slack):
         for e in [b.get("accessory") or {}]
         if e.get("action_id") == ActionId.FOLLOW_LEAVE
     )
-    before = slack.click(ActionId.FOLLOW_LEAVE, follow_id, alice)
-    answer = fake_slack.wait_for_responses(before + 1)[before]
+    answer = response_to(fake_slack, slack.click(ActionId.FOLLOW_LEAVE, follow_id, alice))
     assert answer["replace_original"] is True and "Nobody follows your growth" in answer["text"]
     summary = slack.ack(manager, "team")
     assert alice not in summary and "Mid-level" not in summary
@@ -260,8 +262,8 @@ def test_nobody_but_the_invited_person_can_answer(slack, fake_slack, dbs):
     slack.lazy(manager, f"team add <@{alice}>")
     follow_id, ts = slack.invite_of(alice)
     for clicker, team_id in ((mallory, "T0001"), (manager, "T0001"), (alice, "T0OTHER")):
-        before = slack.click(ActionId.FOLLOW_ACCEPT, follow_id, clicker, ts=ts, team_id=team_id)
-        assert "not for you" in fake_slack.wait_for_responses(before + 1)[before]["text"]
+        url = slack.click(ActionId.FOLLOW_ACCEPT, follow_id, clicker, ts=ts, team_id=team_id)
+        assert "not for you" in response_to(fake_slack, url)["text"]
     with dbs() as session:
         assert session.get(Follow, int(follow_id)).status == "pending"
     assert "has not agreed" in slack.ack(manager, f"team <@{alice}>")
