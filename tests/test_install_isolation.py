@@ -23,6 +23,7 @@ from bot.testing.fakeslack import FakeSlack
 from tests.install_world import fake_oauth, install, oauth_settings, start_oauth_server
 from tests.slack_requests import block_action_body, event_body
 from tests.test_export_file import exported
+from tests.waiting import response_to
 
 ALPHA, BETA = "T0AAA", "T0BBB"
 MANAGER, ALICE, BOB, ADMIN = "U0MGR", "U0ALICE", "U0BOB", "U0ADMIN"
@@ -58,12 +59,10 @@ class TwoWorkspaces:
         return body.get("text", "") + json.dumps(body.get("blocks", []), ensure_ascii=False)
 
     def lazy(self, team_id: str, user: str, text: str) -> str:
-        before = len(self.fake.responses)
-        reply = self.server.sender.command(
-            "/growth", text, team_id=team_id, user_id=user, response_url=self.fake.response_url()
-        )
+        url = self.fake.response_url()
+        reply = self.server.sender.command("/growth", text, team_id=team_id, user_id=user, response_url=url)
         assert reply.status == 200, reply.body
-        answer = self.fake.wait_for_responses(before + 1)[before]
+        answer = response_to(self.fake, url)  # its own answer, not another lazy listener's that came first
         return answer.get("text", "") + json.dumps(answer.get("blocks", []), ensure_ascii=False)
 
     def click(self, team_id: str, user: str, action_id: str, value: str, *, ts: str = "1.1") -> None:
