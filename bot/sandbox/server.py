@@ -71,6 +71,7 @@ class SandboxOptions:
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 drops connections when a page loads many files at once
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -25,6 +25,9 @@ class _HTTPServer(ThreadingHTTPServer):
     """A threaded server that carries the fake's state to its request handlers."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: under load the accept thread falls behind, the kernel drops
+    # connections past it, and each costs the client a retry after 1 s or more (seen as stalls in the tests)
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], state: SlackState, rate_limiter: RateLimiter | None) -> None:
         super().__init__(address, _Handler)
@@ -241,7 +244,7 @@ class FakeSlack:
             ordered = sorted(self.state.messages.items(), key=lambda kv: kv[0][1])
             return [m for (c, _), m in ordered if c == channel]
 
-    def wait_for_responses(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_responses(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Block until at least `count` response_url posts arrived (lazy listeners run in the background)."""
         deadline = time.monotonic() + timeout
         with self.state.changed:
@@ -253,7 +256,7 @@ class FakeSlack:
             return list(self.state.responses)
 
     def wait_for_calls(
-        self, method: str, count: int, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+        self, method: str, count: int, timeout: float = 20.0, where: Callable[[Call], bool] | None = None
     ) -> list[Call]:
         """Block until at least `count` calls to `method` (those `where` accepts, if given) arrived."""
         deadline = time.monotonic() + timeout
