@@ -306,9 +306,29 @@ class WorkspaceRemoval(Base):
     __tablename__ = "workspace_removals"
 
     install_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(32))  # app_uninstalled, tokens_revoked
+    reason: Mapped[str] = mapped_column(String(32))  # app_uninstalled, tokens_revoked, team_access_revoked
     removed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     forget_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # team_access_revoked: the organisation whose org-wide install the workspace was taken out of
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class OrgSort(Base):
+    """An organisation whose people must be sorted after workspaces were taken out of its org-wide install
+    (`team_access_revoked`): each person still under the organisation is looked up (users.info), and those
+    Slack lists only in workspaces taken out move to one of those (bot.clock.sorting). Recorded with the
+    removal, in the event's own transaction, so a crash loses nothing: every clock pass sorts what is left.
+    People are taken in id order; `after_person_id` is the last one checked, so none is looked up twice.
+    Another workspace taken out starts a new `generation` from the first person; `sorted_at` is set when
+    the last one is checked."""
+
+    __tablename__ = "org_sorts"
+
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    after_person_id: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sorted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SocketEnvelope(Base):
