@@ -1,8 +1,8 @@
 """Workspaces leaving (several workspaces over OAuth only): `app_uninstalled` and `tokens_revoked` remove the
 installation at once, so nothing more is sent with it; its data goes after the grace period (bot.install).
 `team_access_revoked` takes workspaces out of an organisation's org-wide install, which stays for the others:
-each is removed the same way, its people are moved out of the organisation's reach after the ack (Slack is
-asked who is still in another of its workspaces), and `team_access_granted` brings them back."""
+each is removed the same way, and its people are sorted by the clock (Slack is asked who is still in another
+of its workspaces; the others move out of the organisation's reach); `team_access_granted` brings them back."""
 
 from typing import Any
 
@@ -30,17 +30,13 @@ def register(app: App, services: Services) -> None:
         ack()
 
     # Bolt skips authorization for team_access_revoked (as for the two above); the organisation's id is the
-    # request's, the workspaces are the event's
+    # request's, the workspaces are the event's. Sorting the organisation's people is the clock's (before it
+    # sends, on every pass until done): recorded here in the removals' transaction, so no crash can lose it
+    @app.event("team_access_revoked")
     def access_revoked(ack: Ack, context: BoltContext, event: dict[str, Any]) -> None:
         if context.enterprise_id:
             install.teams_revoked(context.enterprise_id, _teams(event))
         ack()
-
-    def park_people(context: BoltContext, event: dict[str, Any]) -> None:
-        if context.enterprise_id:
-            install.park_out_of_reach(context.enterprise_id, _teams(event))
-
-    app.event("team_access_revoked")(ack=access_revoked, lazy=[park_people])
 
     @app.event("team_access_granted")
     def access_granted(ack: Ack, context: BoltContext, event: dict[str, Any]) -> None:

@@ -8,25 +8,34 @@ everyone back. Every check of what is visible is made from the side that must se
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.services import build_clock
-from bot.storage.models import Follow, Installation, Person, Plan, Workspace, WorkspaceRemoval
+from bot.storage.models import Follow, Installation, OrgSort, Person, Plan, Workspace, WorkspaceRemoval
 from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
 from tests.clockworld import MONDAY_10_UTC, World
-from tests.install_world import install, oauth_settings
+from tests.install_world import install, oauth_env, oauth_settings
+from tests.server import ROOT, server_env
 from tests.slack_requests import slash_command_body
-from tests.waiting import wait_until
+from tests.waiting import stays, wait_until
 
 ORG, GONE, STAYS = "E0ORG", "T0W1", "T0W2"  # the organisation, the workspace taken out, the one that stays
 ONLY_GONE, BOTH, ONLY_STAYS, MANAGER = "W0GONE", "W0BOTH", "W0STAYS", "W0MANAGER"
+TEAMS = {ONLY_GONE: (GONE,), BOTH: (GONE, STAYS), ONLY_STAYS: (STAYS,), MANAGER: (STAYS,)}
 DIGEST_AT = MONDAY_10_UTC - timedelta(hours=1)
+QUIET = MONDAY_10_UTC - timedelta(days=3)  # a pass with nothing due
+SLOW_LOOK = 1.0  # seconds the fake Slack takes over each users.info in the SIGKILL test
 NEXT_WEEK = timedelta(days=7)
 
 
@@ -45,9 +54,8 @@ def org(running, world, oauth, fake_slack: FakeSlack):
     manager follows W0GONE and W0STAYS (both accepted) and gets a weekly digest."""
     oauth.add_workspace(None, "Big Org", enterprise_id=ORG, enterprise_name="Big Org", org_wide=True)
     assert "installed in Big Org" in install(running, ORG).html
-    teams = {ONLY_GONE: (GONE,), BOTH: (GONE, STAYS), ONLY_STAYS: (STAYS,), MANAGER: (STAYS,)}
-    for user, in_teams in teams.items():
-        fake_slack.add_user(user, name=user.lower(), team_id=in_teams[0], enterprise_id=ORG, teams=in_teams)
+    add_people(fake_slack)
+    for user in TEAMS:
         world.add(user, team=ORG)
     with world.sessions.begin() as session:
         for outcome in team.invite(session, ORG, MANAGER, [ONLY_GONE, ONLY_STAYS], now=DIGEST_AT - timedelta(days=7)):
@@ -113,6 +121,19 @@ def home_of(world: World, user: str) -> str | None:
         ).scalar_one_or_none()
 
 
+def add_people(fake: FakeSlack) -> None:
+    for user, in_teams in TEAMS.items():
+        fake.add_user(user, name=user.lower(), team_id=in_teams[0], enterprise_id=ORG, teams=in_teams)
+
+
+def sort_of(world: World) -> tuple[int, int, datetime | None]:
+    """The organisation's sort, looked at in a fresh session: (generation, last person checked, when done)."""
+    with world.sessions() as session:
+        sort = session.get(OrgSort, ORG)
+        assert sort is not None
+        return sort.generation, sort.after_person_id, sort.sorted_at
+
+
 def dm_users(fake: FakeSlack) -> set[str]:
     """Who a chat.postMessage was addressed to, answered or not (a post by user id, or to their DM)."""
     return {str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake.calls_to("chat.postMessage")}
@@ -126,19 +147,22 @@ def test_a_workspace_taken_out_of_an_org_install_is_not_served_and_forgotten_aft
     assert dm_users(fake_slack) >= {ONLY_GONE, BOTH, ONLY_STAYS, MANAGER}  # everyone is served before
 
     access(running, "team_access_revoked", GONE, event_id="EvRevoked1", team_id=GONE)
-    wait_until(lambda: home_of(org, ONLY_GONE) == GONE)  # moved out of the organisation's reach, after the ack
-    assert {home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {ORG}  # reachable through the other: kept
     with org.sessions() as session:
         assert session.execute(select(Installation.install_key)).scalars().all() == [ORG]  # the install stays
         removal = session.get(WorkspaceRemoval, GONE)
-        assert removal is not None and removal.reason == "team_access_revoked"
+        assert removal is not None and removal.reason == "team_access_revoked" and removal.enterprise_id == ORG
         assert removal.forget_after - removal.removed_at == timedelta(days=30)
+    assert sort_of(org) == (1, 0, None)  # recorded with the removal, for the clock to do
+    assert home_of(org, ONLY_GONE) == ORG
 
-    # the clock: nothing more for whoever is only in the workspace taken out; the others as before
+    # the clock sorts before it sends: nothing more for whoever is only in the workspace taken out (moved out of
+    # the organisation's reach); the others, reachable through the other workspace, kept and served as before
     fake_slack.reset()
-    for user, in_teams in {ONLY_GONE: (GONE,), BOTH: (GONE, STAYS), ONLY_STAYS: (STAYS,), MANAGER: (STAYS,)}.items():
-        fake_slack.add_user(user, name=user.lower(), team_id=in_teams[0], enterprise_id=ORG, teams=in_teams)
+    add_people(fake_slack)
     clock.run_pass(DIGEST_AT + NEXT_WEEK)  # the manager's digest
+    assert home_of(org, ONLY_GONE) == GONE
+    assert {home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {ORG}
+    assert sort_of(org)[2] is not None and len(fake_slack.calls_to("users.info")) == 4
     clock.run_pass(MONDAY_10_UTC + NEXT_WEEK)  # the weekly nudges
     sent_to = dm_users(fake_slack)
     assert ONLY_GONE not in sent_to and {BOTH, ONLY_STAYS, MANAGER} <= sent_to
@@ -175,7 +199,8 @@ def test_a_workspace_taken_out_of_an_org_install_is_not_served_and_forgotten_aft
 
 def test_access_granted_again_within_the_grace_period_brings_everyone_back(running, org, fake_slack, content):
     access(running, "team_access_revoked", GONE, event_id="EvRevoked2", team_id=GONE)
-    wait_until(lambda: home_of(org, ONLY_GONE) == GONE)
+    build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions).run_pass(QUIET)
+    assert home_of(org, ONLY_GONE) == GONE
 
     # the shape of Slack's own example: a workspace as the outer team, authorizations not org-wide
     access(running, "team_access_granted", GONE, event_id="EvGranted2", team_id=GONE, org_wide=False)
@@ -195,3 +220,96 @@ def test_access_granted_again_within_the_grace_period_brings_everyone_back(runni
     # the manager's follow is whole again
     status, seen = command(running, fake_slack, "team", team_id=STAYS, user_id=MANAGER)
     assert status == 200 and ONLY_GONE in seen, seen
+
+
+def looks_stay(fake: FakeSlack, seconds: float) -> bool:
+    looks = len(fake.calls_to("users.info"))
+    return stays(lambda: len(fake.calls_to("users.info")) == looks, seconds)
+
+
+def clock_env(fake: FakeSlack, database_url: str) -> dict[str, str]:
+    return server_env(fake.url, database_url, 3000, **oauth_env(fake))  # PORT is unused by the clock
+
+
+def test_a_clock_killed_while_sorting_loses_nothing_and_the_next_passes_finish_once(running, org, fake_slack, content):
+    """The sort is recorded with the removal; a clock process killed (SIGKILL) in the middle of it leaves the
+    rest for the next pass, which sorts before it sends and looks nobody up twice. Two clocks at once, and a
+    pass after them, change nothing more."""
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked3", team_id=GONE)
+    fake_slack.slow("users.info", SLOW_LOOK)
+    dead = subprocess.Popen(
+        [sys.executable, "-m", "bot", "nudges", "run-due", "--at", QUIET.isoformat()],
+        env=clock_env(fake_slack, running.database_url),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: sort_of(org)[1] > 0, 60, what="the dead clock's first person sorted")
+    finally:
+        os.kill(dead.pid, signal.SIGKILL)  # its next look at Slack in flight
+        dead.wait()
+    # the look in flight when it died lands within SLOW_LOOK: wait for a quiet stretch
+    wait_until(lambda: looks_stay(fake_slack, 3 * SLOW_LOOK), 30, what="the dead clock's last look to land")
+    fake_slack.slow("users.info", 0)
+    generation, checked_before, done = sort_of(org)
+    assert generation == 1 and done is None  # unfinished, and kept so
+    assert home_of(org, ONLY_GONE) == GONE  # settled before the kill: moved, in the same transaction
+    looks_before = len(fake_slack.calls_to("users.info"))
+    with org.sessions() as session:
+        checked = set(session.execute(select(Person.user_id).where(Person.id <= checked_before)).scalars())
+
+    settings = oauth_settings(fake_slack, running.database_url)
+    clocks = [build_clock(settings, content, org.sessions) for _ in range(2)]
+    org.run_together(clocks, MONDAY_10_UTC)  # the weekly nudges, after sorting
+    sent_to = [str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")]
+    assert ONLY_GONE not in sent_to
+    # each once: the weekly nudges, and the manager's digest (due an hour before), which says nothing of W0GONE
+    assert Counter(u for u in sent_to if u in TEAMS) == {BOTH: 1, ONLY_STAYS: 1, MANAGER: 2}
+    assert not [c for c in fake_slack.calls_to("chat.postMessage") if ONLY_GONE in json.dumps(c.params)]
+    assert home_of(org, ONLY_GONE) == GONE
+    assert {home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {ORG}  # in the other workspace too: kept
+    generation, last, done = sort_of(org)
+    assert generation == 1 and last > checked_before and done is not None
+
+    looked_up = {c.params.get("user") for c in fake_slack.calls_to("users.info")[looks_before:]}
+    assert looked_up and not looked_up & checked  # those the dead clock checked are not looked up again
+
+    looks, posts = len(fake_slack.calls_to("users.info")), len(fake_slack.calls_to("chat.postMessage"))
+    build_clock(settings, content, org.sessions).run_pass(MONDAY_10_UTC + timedelta(minutes=5))
+    assert len(fake_slack.calls_to("users.info")) == looks  # finished: nobody is looked up again
+    assert len(fake_slack.calls_to("chat.postMessage")) == posts
+    assert home_of(org, ONLY_GONE) == GONE and sort_of(org) == (generation, last, done)
+
+
+def test_a_429_while_sorting_leaves_the_rest_for_a_later_pass(running, org, fake_slack, content):
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked4", team_id=GONE)
+    settings = oauth_settings(fake_slack, running.database_url)
+    first = build_clock(settings, content, org.sessions)
+    fake_slack.fail("users.info", status=429, retry_after=30, times=1)  # longer than a look may wait
+    first.run_pass(QUIET)
+    assert len(fake_slack.calls_to("users.info")) == 1
+    assert sort_of(org) == (1, 0, None) and home_of(org, ONLY_GONE) == ORG  # left as it was, nobody failed
+    first.run_pass(QUIET + timedelta(minutes=1))  # Slack's 30 s are not over for this clock: still waiting
+    assert len(fake_slack.calls_to("users.info")) == 1 and sort_of(org)[2] is None
+
+    later = build_clock(settings, content, org.sessions)  # a clock after the pause (a fresh one: no real wait)
+    later.run_pass(MONDAY_10_UTC)
+    assert ONLY_GONE not in dm_users(fake_slack) and {BOTH, ONLY_STAYS, MANAGER} <= dm_users(fake_slack)
+    assert home_of(org, ONLY_GONE) == GONE and {home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {ORG}
+    assert sort_of(org)[2] is not None
+    assert len(fake_slack.calls_to("users.info")) == 1 + len(TEAMS)  # each person looked up once after the 429
+
+
+def test_a_second_workspace_taken_out_sorts_everyone_again(running, org, fake_slack, content):
+    """People kept because they were still in the other workspace are looked at again when it goes too."""
+    clock = build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions)
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked5", team_id=GONE)
+    clock.run_pass(QUIET)
+    assert home_of(org, ONLY_GONE) == GONE and home_of(org, BOTH) == ORG
+    access(running, "team_access_revoked", STAYS, event_id="EvRevoked6", team_id=STAYS)
+    assert sort_of(org)[:2] == (2, 0)
+    clock.run_pass(QUIET + timedelta(minutes=1))
+    assert home_of(org, ONLY_GONE) == GONE
+    assert {u: home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {BOTH: GONE, ONLY_STAYS: STAYS, MANAGER: STAYS}
+    assert sort_of(org)[2] is not None

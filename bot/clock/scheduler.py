@@ -1,5 +1,5 @@
-"""The clock: one idempotent pass that runs each job in turn (weekly nudges, reminders, team digests), and
-APScheduler running that pass once a minute.
+"""The clock: one idempotent pass that runs each job in turn (sorting the people of an org-wide install that
+lost workspaces, then weekly nudges, reminders, team digests), and APScheduler running that pass once a minute.
 
 `Clock` is what the rest of the bot sees: `run_pass` (also as a dry run), `send_now` for `/growth now`,
 and `start_scheduler`. Every step of a pass is idempotent, so a failed tick is simply tried again by the
@@ -29,6 +29,7 @@ from bot.clock.pacing import Pacer, SlackRates, SlackSenders
 from bot.clock.reminders import ReminderJob
 from bot.clock.report import PassReport
 from bot.clock.shares import SendShares
+from bot.clock.sorting import PeopleSorter
 from bot.content.records import Content
 from bot.storage.models import utcnow
 
@@ -62,6 +63,7 @@ class Clock:
         )
         self.reminders = ReminderJob(session_factory, self.senders, content, batch_size=batch_size)
         self.digests = DigestJob(session_factory, self.senders, content, backoff=retry_backoff, lease=lease)
+        self.sorting = PeopleSorter(session_factory, self.senders)
         self._lock = threading.Lock()
         # other idempotent work done once a pass (e.g. forgetting workspaces whose grace period is over, bot.install)
         self.chores: list[Callable[[datetime], object]] = []
@@ -76,6 +78,8 @@ class Clock:
                 self.nudges.dry_run(now, report)
                 return report
             started = time.monotonic()
+            # first, so that whoever it moves out of an organisation's reach is sent nothing by this pass
+            self._sort(now)
             self.nudges.run(now, report)
             self.reminders.run(now, report)
             self.digests.run(now, report)
@@ -93,6 +97,12 @@ class Clock:
         if report.busy:
             logger.info("nudge pass: %s; %s", report, report.lateness_text())
         return report
+
+    def _sort(self, now: datetime) -> None:
+        try:
+            self.sorting.run(now)
+        except Exception:  # sends must not stop for it; what is left is sorted on the next pass
+            logger.exception("sorting people after team_access_revoked failed")
 
     def send_now(self, team_id: str, user_id: str, now: datetime | None = None) -> str:
         """/growth now: one extra prompt right away; "sent", or what came of it (failed, retrying...)."""

@@ -6,7 +6,8 @@ rest, one refresher at a time, and workspaces leaving.
   rotating token under a row lock) and `DatabaseStateStore` (OAuth states, each consumed once).
 - workspaces.py: `Installs`: Bolt's OAuth settings and pages, `token_for` (each workspace's token for the clock
   and the request path), `removed` / `forget_due` / `forget` (uninstalls and the grace period),
-  `teams_revoked` / `park_out_of_reach` / `teams_granted` (workspaces taken out of an org-wide install and back),
+  `teams_revoked` / `teams_granted` (workspaces taken out of an org-wide install and back; the clock sorts
+  their people, bot.clock.sorting),
   `GrantedTeamsAuthorize` (refuses requests from a workspace taken out), `reencrypt`.
 - routing.py: the request's installation for sends made with the process's own client.
 - pages.py: the install, success and failure pages.

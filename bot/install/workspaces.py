@@ -7,8 +7,11 @@ A workspace taken out of an organisation's org-wide install (`team_access_revoke
 the organisation's installation stays for its other workspaces. The organisation's people are kept under the
 organisation (one person across its workspaces, handlers.payload.workspace_key), so those whom Slack lists only
 in workspaces taken out are moved to a workspace row of their own, under the first of those: the clock sends
-nothing for it (bot.clock.outbox.still_installed sees its removal) and `forget_due` deletes it after GRACE. People
-still in another workspace of the organisation stay as they are. `team_access_granted` moves them back."""
+nothing for it (bot.storage.people.still_installed sees its removal) and `forget_due` deletes it after GRACE. People
+still in another workspace of the organisation stay as they are. The event records the removals and the sort
+of the organisation's people in one transaction; the clock does the sorting (bot.clock.sorting), at Slack's
+pace and before it sends, so a crash or a 429 only leaves the rest for its next pass. `team_access_granted`
+moves them back."""
 
 from __future__ import annotations
 
@@ -24,7 +27,6 @@ from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,16 +34,15 @@ from bot.config import Settings
 from bot.install.crypto import TokenCipher
 from bot.install.pages import failure_page, success_page
 from bot.install.store import DatabaseStateStore, EncryptedInstallationStore, make_rotator
-from bot.storage.models import Installation, Person, SendShare, Workspace, WorkspaceRemoval, utcnow
+from bot.storage.models import Installation, OrgSort, Person, SendShare, Workspace, WorkspaceRemoval, utcnow
 from bot.storage.people import ensure_workspace
+from bot.storage.upsert import insert_ignoring_conflict
 
 logger = logging.getLogger(__name__)
 
 GRACE = timedelta(days=30)  # how long a removed workspace's data is kept (the README says so)
 STATE_SECONDS = 600  # an install link's life (Bolt's default)
 TEAM_ACCESS_REVOKED = "team_access_revoked"  # the reason a removal of a workspace of an org-wide install gives
-# users.info's answers for someone the organisation's token cannot reach any more: nowhere left to serve them
-OUT_OF_REACH = frozenset({"user_not_found", "team_access_not_granted", "account_inactive"})
 
 
 def authorize_url(settings: Settings) -> str:
@@ -185,9 +186,11 @@ class Installs:
     def teams_revoked(self, enterprise_id: str, team_ids: Iterable[str], now: datetime | None = None) -> list[str]:
         """`team_access_revoked`: the workspaces of `enterprise_id`'s org-wide install that are out of it now;
         each gets a removal, as an uninstalled workspace does (its requests are refused from now on, its data is
-        deleted after the grace period) and the workspace row its people are moved to (`park_out_of_reach`).
-        A workspace with an installation of its own is not part of the org-wide one and is left alone. The
-        teams recorded."""
+        deleted after the grace period) and the workspace row its people are moved to. In the same transaction
+        the organisation's people are marked to be sorted (an OrgSort, from the first person again if a sort
+        was under way): the clock's next pass asks Slack about each, before it sends anything, and whatever a
+        crash or a 429 leaves is sorted on a later pass (bot.clock.sorting). A workspace with an installation
+        of its own is not part of the org-wide one and is left alone. The teams recorded."""
         now = now or utcnow()
         recorded: list[str] = []
         with self.session_factory.begin() as session:
@@ -211,9 +214,12 @@ class Installs:
                             reason=TEAM_ACCESS_REVOKED,
                             removed_at=now,
                             forget_after=now + self.grace,
+                            enterprise_id=enterprise_id,
                         )
                     )
                 recorded.append(team_id)
+            if recorded:
+                sort_again(session, enterprise_id, now)
         if recorded:
             logger.info(
                 "%s: %s took %s out of its org-wide install; their people's data is deleted after %s",
@@ -223,63 +229,6 @@ class Installs:
                 now + self.grace,
             )
         return recorded
-
-    def park_out_of_reach(self, enterprise_id: str, team_ids: Iterable[str]) -> int:
-        """Moves each person of `enterprise_id`'s org-wide install whom Slack lists only in workspaces taken
-        out of it (users.info's enterprise_user.teams, asked with the organisation's token) to the workspace
-        row of the first of those, where the clock no longer sends and the grace period runs. Someone Slack no
-        longer shows to the organisation's token goes to the first of `team_ids` (the workspaces just taken
-        out); someone Slack says nothing clear about (no teams listed, another error) stays. How many people
-        were moved."""
-        token = self.token_for(enterprise_id)
-        team_ids = list(team_ids)
-        if not token:
-            return 0
-        client = WebClient(
-            token=token,
-            base_url=self.client.base_url,
-            timeout=self.client.timeout,
-            retry_handlers=self.client.retry_handlers,
-        )
-        with self.session_factory() as session:
-            revoked = set(
-                session.execute(
-                    select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.reason == TEAM_ACCESS_REVOKED)
-                ).scalars()
-            )
-            people = session.execute(
-                select(Person.id, Person.user_id)
-                .join(Workspace, Workspace.id == Person.workspace_id)
-                .where(Workspace.team_id == enterprise_id)
-                .order_by(Person.id)
-            ).all()
-        moved = 0
-        for person_id, user_id in people:
-            teams = _teams_of(client, user_id)
-            if teams is None or (teams and not set(teams) <= revoked):
-                continue  # reachable through a workspace still in the install, or unknown: kept
-            # where they were last reachable; with no teams left to Slack, the first workspace just taken out
-            park = next((t for t in (*teams, *team_ids) if t in revoked), None)
-            if park is not None and self._move_person(person_id, user_id, park):
-                moved += 1
-        logger.info(
-            "%s: moved %d of %d people of %s out of reach", TEAM_ACCESS_REVOKED, moved, len(people), enterprise_id
-        )
-        return moved
-
-    def _move_person(self, person_id: int, user_id: str, team_id: str) -> bool:
-        with self.session_factory.begin() as session:
-            workspace_id = ensure_workspace(session, team_id)
-            clash = session.execute(
-                select(Person.id).where(Person.workspace_id == workspace_id, Person.user_id == user_id)
-            ).first()
-            if clash is not None:
-                logger.warning(
-                    "%s: %s already has a row under %s; left in place", TEAM_ACCESS_REVOKED, user_id, team_id
-                )
-                return False
-            session.execute(update(Person).where(Person.id == person_id).values(workspace_id=workspace_id))
-        return True
 
     def teams_granted(self, enterprise_id: str, team_ids: Iterable[str]) -> int:
         """`team_access_granted`: workspaces of `enterprise_id`'s org-wide install that are back in it end their
@@ -329,21 +278,22 @@ class Installs:
             deleted = session.execute(delete(Workspace).where(Workspace.team_id == key))
             session.execute(delete(SendShare).where(SendShare.team_id == key))
             session.execute(delete(WorkspaceRemoval).where(WorkspaceRemoval.install_key == key))
+            session.execute(delete(OrgSort).where(OrgSort.enterprise_id == key))
             count = getattr(deleted, "rowcount", 0) or 0
         logger.info("forgot %s: %d workspace(s) and everything in them", key, count)
         return Forgotten(key, count)
 
 
-def _teams_of(client: WebClient, user_id: str) -> list[str] | None:
-    """The workspaces of the organisation Slack lists `user_id` in; [] when the organisation's token cannot see
-    them any more; None when Slack's answer says nothing either way."""
-    try:
-        answer = client.users_info(user=user_id)
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        return [] if error in OUT_OF_REACH else None
-    teams = ((answer.get("user") or {}).get("enterprise_user") or {}).get("teams")
-    return [str(t) for t in teams] if teams else None
+def sort_again(session: Session, enterprise_id: str, now: datetime) -> None:
+    """Mark the organisation's people to be sorted from the first: those checked before were checked against
+    fewer workspaces taken out."""
+    values = {"enterprise_id": enterprise_id, "generation": 0, "after_person_id": 0, "requested_at": now}
+    insert_ignoring_conflict(session, OrgSort, values, ["enterprise_id"])
+    session.execute(
+        update(OrgSort)
+        .where(OrgSort.enterprise_id == enterprise_id)
+        .values(generation=OrgSort.generation + 1, after_person_id=0, requested_at=now, sorted_at=None)
+    )
 
 
 class GrantedTeamsAuthorize(InstallationStoreAuthorize):
