@@ -33,8 +33,10 @@ def test_oauth_adds_the_redirect_url_and_org_wide_installs(socket_mode):
     assert manifest["oauth_config"]["scopes"] == plain["oauth_config"]["scopes"]
     assert manifest["settings"]["org_deploy_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is socket_mode
-    # the events a workspace leaving sends are subscribed to
-    assert {"app_uninstalled", "tokens_revoked"} <= set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    # the events a workspace leaving sends are subscribed to, and those of an org admin taking workspaces out
+    # of an org-wide install and back (Slack delivers them only when subscribed)
+    leaving = {"app_uninstalled", "tokens_revoked", "team_access_revoked", "team_access_granted"}
+    assert leaving <= set(manifest["settings"]["event_subscriptions"]["bot_events"])
     text = render_manifest(read_manifest(), socket_mode=socket_mode, url="https://ladder.corp.example", oauth=True)
     assert "SLACK_CLIENT_ID" in text.split("_metadata:")[0]  # the header says what to set
 
