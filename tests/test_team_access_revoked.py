@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import build_clock
-from bot.storage.models import Follow, Installation, OrgSort, Person, Plan, Workspace, WorkspaceRemoval
+from bot.storage.models import Delivery, Follow, Installation, OrgSort, Person, Plan, Workspace, WorkspaceRemoval
 from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
+from bot.web.metrics import read_backlog
 from tests.clockworld import MONDAY_10_UTC, World
 from tests.install_world import install, oauth_env, oauth_settings
 from tests.server import ROOT, server_env
@@ -313,3 +314,25 @@ def test_a_second_workspace_taken_out_sorts_everyone_again(running, org, fake_sl
     assert home_of(org, ONLY_GONE) == GONE
     assert {u: home_of(org, u) for u in (BOTH, ONLY_STAYS, MANAGER)} == {BOTH: GONE, ONLY_STAYS: STAYS, MANAGER: STAYS}
     assert sort_of(org)[2] is not None
+
+
+def test_people_the_sort_has_not_reached_are_held_then_sent_once(running, org, fake_slack, content):
+    """At nudge time with the sort stopped by a 429: nobody of the organisation is sent anything (Slack has not
+    said who is still reachable), no row is claimed or uses an attempt, and the backlog does not count them. A
+    pass once the sort can go sorts first, then sends each person still served once, and W0GONE nothing."""
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked7", team_id=GONE)
+    settings = oauth_settings(fake_slack, running.database_url)
+    fake_slack.fail("users.info", status=429, retry_after=30, times=1)
+    build_clock(settings, content, org.sessions).run_pass(MONDAY_10_UTC)
+    assert sort_of(org)[1:] == (0, None)  # the sort has reached nobody
+    assert dm_users(fake_slack) & set(TEAMS) == set()
+    with org.sessions() as session:
+        rows = session.execute(select(Delivery.status, Delivery.attempts, Delivery.claim_token)).all()
+        backlog = read_backlog(session, now=MONDAY_10_UTC + timedelta(minutes=1))
+    assert rows and {tuple(row) for row in rows} == {("pending", 0, None)}  # held: unclaimed, nothing used
+    assert backlog.nudges_pending == 0
+
+    build_clock(settings, content, org.sessions).run_pass(MONDAY_10_UTC + timedelta(minutes=2))
+    sent_to = [str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")]
+    assert Counter(u for u in sent_to if u in TEAMS) == {BOTH: 1, ONLY_STAYS: 1, MANAGER: 2}  # nudges and digest
+    assert home_of(org, ONLY_GONE) == GONE and sort_of(org)[2] is not None

@@ -10,6 +10,8 @@
 - pacing: the process's `Pacer` (token buckets per workspace, method tier and channel, learned limits) and
   the paced clients every send goes through (`SlackSenders`); dispatch: handing nudges to the send pool at
   that pace, fairly across workspaces; shares: several clocks splitting one workspace's budget.
+- sorting: after `team_access_revoked` (recorded by bot.install), each pass first looks up an org-wide
+  install's people to find who is still served; those not yet looked up are held.
 
 The clock may import bot.team, bot.growth, bot.content, bot.blocks, bot.storage and the basics (config,
 schedule...). Only bot.cli and bot.services import the clock; they use what this package exports.

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock.pacing import retry_after
 from bot.schedule import week_key
 from bot.storage.models import Delivery, DigestDelivery, Person, Workspace
-from bot.storage.people import installed_people, still_installed
+from bot.storage.people import installed_people, still_installed, unsorted_people
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def claimable_workspaces(now: datetime, at: datetime, lease: timedelta) -> Selec
         .where(
             select(Delivery.id)
             .join(Person, Person.id == Delivery.person_id)
-            .where(Person.workspace_id == Workspace.id, claimable(Delivery, now, at, lease))
+            .where(Person.workspace_id == Workspace.id, claimable(Delivery, now, at, lease), ~unsorted_people())
             .exists(),
             still_installed(),
         )

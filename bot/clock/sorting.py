@@ -13,11 +13,11 @@ next pass. Each person is settled in one transaction that moves them if need be 
 cursor, so a person is looked up once and two clocks sorting at once change nothing twice (at worst both
 ask Slack about the same person).
 
-The rule for what the clock sends meanwhile: nothing is held. Since each pass sorts before it sends, an
-organisation of up to about a pass's worth of people (SORT_SECONDS at Tier 4: some 100) is sorted before
-any send of the first pass after the event; in a larger one, people not yet checked may be sent what falls
-due in the few passes it takes (one more week's nudge at most). Holding the whole organisation meanwhile
-would stop its sends, and with the in-process clock its request path's sends too, for as long as that.
+The rule for what the clock sends meanwhile: a person the sort has not reached is held
+(bot.storage.people.unsorted_people: their rows are not claimed and use no attempt), since a post to someone
+out of reach would fail and could mark them unreachable. Everyone else of the organisation is sent as usual,
+and an organisation of up to about a pass's worth of people (SORT_SECONDS at Tier 4: some 100) is sorted
+before the first pass after the event sends anything; in a larger one the hold lasts the few passes it takes.
 """
 
 from __future__ import annotations

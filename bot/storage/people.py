@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, CursorResult, Select, select, update
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Person, Workspace, WorkspaceRemoval, utcnow
+from bot.storage.models import OrgSort, Person, Workspace, WorkspaceRemoval, utcnow
 from bot.storage.upsert import insert_ignoring_conflict
 
 
@@ -23,10 +23,32 @@ def still_installed() -> ColumnElement[bool]:
     return ~select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.install_key == Workspace.team_id).exists()
 
 
+def unsorted_people() -> ColumnElement[bool]:
+    """People of an organisation whose sort (after `team_access_revoked`, bot.clock.sorting) has not reached
+    them yet: Slack has not said whether they are still in a workspace the org-wide install serves. The clock
+    holds their sends (unclaimed, no attempt used) until the sort, first in each pass, has looked them up: a
+    post to someone out of reach would fail and could mark them unreachable. Sorting goes at Slack's Tier 4
+    pace, so the hold lasts minutes, for the people not yet checked only."""
+    return (
+        select(OrgSort.enterprise_id)
+        .where(
+            OrgSort.enterprise_id == Workspace.team_id,
+            OrgSort.sorted_at.is_(None),
+            Person.id > OrgSort.after_person_id,
+        )
+        .exists()
+    )
+
+
 def installed_people() -> Select[int]:
-    """Ids of the people of every workspace `still_installed`: the rows the clock sends for, and the backlog
-    that the metrics and `ladderbot doctor` count (a workspace in its grace period owes nothing yet)."""
-    return select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
+    """Ids of the people the clock sends for: of every workspace `still_installed`, and not waiting for their
+    organisation's sort (`unsorted_people`). Also the backlog the metrics and `ladderbot doctor` count (a
+    workspace in its grace period owes nothing yet)."""
+    return (
+        select(Person.id)
+        .join(Workspace, Workspace.id == Person.workspace_id)
+        .where(still_installed(), ~unsorted_people())
+    )
 
 
 def ensure_workspace(session: Session, team_id: str, domain: str | None = None) -> int:
