@@ -336,3 +336,18 @@ def test_people_the_sort_has_not_reached_are_held_then_sent_once(running, org, f
     sent_to = [str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")]
     assert Counter(u for u in sent_to if u in TEAMS) == {BOTH: 1, ONLY_STAYS: 1, MANAGER: 2}  # nudges and digest
     assert home_of(org, ONLY_GONE) == GONE and sort_of(org)[2] is not None
+
+
+def test_an_organisation_s_sort_holds_nobody_of_another_workspace(running, org, fake_slack, content):
+    """The hold is the organisation's own: with its sort stopped by a 429 at nudge time, a workspace installed
+    on its own (Alpha Corp) is claimed and sent as usual, once."""
+    assert "installed in Alpha Corp" in install(running, "T0AAA").html
+    fake_slack.add_user("U0ALPHA", name="alpha", team_id="T0AAA")
+    org.add("U0ALPHA", team="T0AAA")
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked8", team_id=GONE)
+    fake_slack.fail("users.info", status=429, retry_after=30, times=1)
+    build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions).run_pass(MONDAY_10_UTC)
+    assert sort_of(org)[1:] == (0, None)  # the organisation's sort has reached nobody
+    sent_to = [str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")]
+    assert Counter(u for u in sent_to if u in {*TEAMS, "U0ALPHA"}) == {"U0ALPHA": 1}
+    assert [(d.status, d.attempts) for d in org.delivery("U0ALPHA")] == [("sent", 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, CursorResult, Select, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.storage.models import OrgSort, Person, Workspace, WorkspaceRemoval, utcnow
 from bot.storage.upsert import insert_ignoring_conflict
@@ -28,14 +28,21 @@ def unsorted_people() -> ColumnElement[bool]:
     them yet: Slack has not said whether they are still in a workspace the org-wide install serves. The clock
     holds their sends (unclaimed, no attempt used) until the sort, first in each pass, has looked them up: a
     post to someone out of reach would fail and could mark them unreachable. Sorting goes at Slack's Tier 4
-    pace, so the hold lasts minutes, for the people not yet checked only."""
+    pace, so the hold lasts minutes, for the people not yet checked only.
+
+    Correlated on `people` alone, the organisation's workspace row joined inside: auto-correlation reaches
+    only the next query out, so a bare `workspaces` two levels down (claimable_workspaces) would be a second,
+    unrelated table, and any organisation's sort would hold every workspace's people."""
+    organisation = aliased(Workspace, name="sorting_workspaces")
     return (
         select(OrgSort.enterprise_id)
+        .join(organisation, organisation.team_id == OrgSort.enterprise_id)
         .where(
-            OrgSort.enterprise_id == Workspace.team_id,
+            organisation.id == Person.workspace_id,
             OrgSort.sorted_at.is_(None),
             Person.id > OrgSort.after_person_id,
         )
+        .correlate(Person)
         .exists()
     )
 
