@@ -12,12 +12,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.services import build_clock
 from bot.storage.models import Delivery, Follow, Installation, OrgSort, Person, Plan, Workspace, WorkspaceRemoval
@@ -351,3 +352,42 @@ def test_an_organisation_s_sort_holds_nobody_of_another_workspace(running, org, 
     sent_to = [str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")]
     assert Counter(u for u in sent_to if u in {*TEAMS, "U0ALPHA"}) == {"U0ALPHA": 1}
     assert [(d.status, d.attempts) for d in org.delivery("U0ALPHA")] == [("sent", 1)]
+
+
+def test_a_workspace_taken_out_while_a_person_is_being_settled_sorts_everyone_again(running, org, fake_slack, content):
+    """A second workspace taken out while the clock settles someone (after the sort read its cursor, before it
+    wrote it) restarts the sort from the first person: the settle must not write the older generation's
+    cursor over the new one, or W0BOTH, checked before against the first workspace only, is never checked
+    against both and stays under the organisation. The event is sent from the settle's own statement, and
+    waits for it if the settle holds the sort (as it must)."""
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked9", team_id=GONE)
+    sorter = build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions).sorting
+    removals_read = 0
+    errors: list[BaseException] = []
+
+    def take_out_the_other() -> None:
+        try:
+            access(running, "team_access_revoked", STAYS, event_id="EvRevoked10", team_id=STAYS)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    event_sent = threading.Thread(target=take_out_the_other)
+
+    def during_settle(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        nonlocal removals_read
+        if "FROM workspace_removals" in statement and "workspace_removals.enterprise_id" in statement:
+            removals_read += 1
+            if removals_read == 3:  # W0STAYS's settle: W0GONE and W0BOTH are checked already
+                event_sent.start()
+                event_sent.join(2)  # done at once if nothing holds the sort; else it waits for this settle
+
+    event.listen(org.engine, "before_cursor_execute", during_settle)
+    try:
+        sorter.run(QUIET)
+    finally:
+        event.remove(org.engine, "before_cursor_execute", during_settle)
+    event_sent.join(60)
+    assert not event_sent.is_alive() and errors == []
+    sorter.run(QUIET + timedelta(minutes=1))
+    assert sort_of(org)[0] == 2 and sort_of(org)[2] is not None
+    assert {u: home_of(org, u) for u in TEAMS} == {ONLY_GONE: GONE, BOTH: GONE, ONLY_STAYS: STAYS, MANAGER: STAYS}

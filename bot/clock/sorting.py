@@ -30,7 +30,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import Select, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock.outbox import TOKEN_ERRORS, is_postgres
@@ -170,12 +170,21 @@ class PeopleSorter:
         now: a workspace given back meanwhile is not one), and mark them checked. None when the sort moved on
         without this look (another clock checked them, or a newer removal restarted the sort)."""
         with self.session_factory.begin() as session:
-            # PostgreSQL: clocks settling at once take turns on the sort's row (SQLite has one writer anyway)
-            sort = session.execute(self._locked(select(OrgSort).where(OrgSort.enterprise_id == enterprise_id)))
-            row = sort.scalar_one_or_none()
-            if row is None or row.sorted_at is not None or row.generation != generation:
-                return None
-            if row.after_person_id >= person_id:
+            # The cursor first, as one compare-and-set: it takes the sort's row lock (PostgreSQL) or the writer
+            # lock (SQLite, whose reads before a transaction's first write run outside it), so a newer removal
+            # or a team_access_granted waits for this settle rather than have its sort or removal overwritten
+            checked = session.execute(
+                update(OrgSort)
+                .where(
+                    OrgSort.enterprise_id == enterprise_id,
+                    OrgSort.sorted_at.is_(None),
+                    OrgSort.generation == generation,
+                    OrgSort.after_person_id < person_id,
+                )
+                .values(after_person_id=person_id)
+            )
+            assert isinstance(checked, CursorResult)  # an UPDATE's result: it carries the row count
+            if checked.rowcount != 1:
                 return None
             # locked too, so a team_access_granted ending one of these waits for this move, then moves them back
             revoked = list(
@@ -188,9 +197,7 @@ class PeopleSorter:
                 ).scalars()
             )
             park = parking(teams, revoked)
-            moved = park is not None and _move(session, enterprise_id, person_id, user_id, park)
-            row.after_person_id = person_id
-        return moved
+            return park is not None and _move(session, enterprise_id, person_id, user_id, park)
 
     def _finish(self, enterprise_id: str, generation: int | None, now: datetime) -> bool:
         """Mark the sort done, unless a newer removal restarted it (`generation` is not the sort's any more)."""
