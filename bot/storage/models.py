@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -335,7 +336,10 @@ class SocketEnvelope(Base):
     """A Socket Mode envelope a server process has taken (bot.web.socket_mode): shared by every process of every
     server, so that an envelope Slack delivers again, on any link, is answered with the ack it produced the first
     time instead of being handled twice. `ack` is the ack's payload as JSON ("null": an ack with none), set once
-    the handler acked; rows are swept 15 minutes after `started_at` (Slack has stopped retrying by then)."""
+    the handler acked. `lease_until` is when the taking lapses, in seconds since the epoch by the database's own
+    clock (never a server's: servers' clocks may disagree); the live handler renews it while it works, and a
+    redelivery takes over a taking whose lease ran out (its process died). Rows are swept 15 minutes after their
+    lease (Slack has stopped retrying by then)."""
 
     __tablename__ = "socket_envelopes"
 
@@ -344,3 +348,5 @@ class SocketEnvelope(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     ack: Mapped[str | None] = mapped_column(Text)
+    # NULL: written by a process from before migration 0009, which kept no lease
+    lease_until: Mapped[float | None] = mapped_column(Double, index=True)
