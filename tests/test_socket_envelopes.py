@@ -1,12 +1,14 @@
 """The record of Socket Mode envelopes in the bot's database (bot.web.socket_mode.HandledEnvelopes), on SQLite and
 PostgreSQL: one taker per envelope, its ack given back to a redelivery, a failed handler's envelope handled again,
-a row whose process is gone taken over by one process only, and old rows swept."""
+a taking whose lease ran out (its process is gone) taken over by one process only, a row from before leases by
+its age, and old rows swept. Skewed clocks and renewals: tests/test_socket_takeover.py."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage import engine as db
 from bot.storage.models import SocketEnvelope
-from bot.web.socket_mode import Answered, HandledEnvelopes, Taken
+from bot.web.socket_mode import Answered, HandledEnvelopes, Taken, database_seconds
 
 
 @pytest.fixture
@@ -29,21 +31,40 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     return db.make_session_factory(engine)
 
 
+@pytest.fixture
+def record_of(sessions: sessionmaker[Session]) -> Iterator[Callable[..., HandledEnvelopes]]:
+    """HandledEnvelopes on the test's database; they stop renewing their leases at the end."""
+    made: list[HandledEnvelopes] = []
+
+    def make(**options: Any) -> HandledEnvelopes:
+        made.append(HandledEnvelopes(sessions, **options))
+        return made[-1]
+
+    yield make
+    for record in made:
+        record.close()
+
+
 def rows(sessions: sessionmaker[Session]) -> dict[str, SocketEnvelope]:
     with sessions() as session:
         return {row.envelope_key: row for row in session.scalars(select(SocketEnvelope))}
 
 
-def put(sessions: sessionmaker[Session], key: str, owner: str, age: float) -> datetime:
+def put(sessions: sessionmaker[Session], key: str, owner: str, age: float, lease: float | None = None) -> datetime:
+    """A row in progress, `age` seconds old; its lease runs out `lease` seconds from now by the database's clock
+    (negative: it ran out), or None: no lease, as a process from before migration 0009 wrote it."""
     started = datetime.now(UTC) - timedelta(seconds=age)
+    lease_until = None if lease is None else database_seconds() + lease
     with sessions() as session:
-        session.add(SocketEnvelope(envelope_key=key, owner=owner, started_at=started, finished=False))
+        session.add(
+            SocketEnvelope(envelope_key=key, owner=owner, started_at=started, finished=False, lease_until=lease_until)
+        )
         session.commit()
     return started
 
 
-def test_the_first_delivery_takes_it_and_a_redelivery_gets_its_ack(sessions):
-    record = HandledEnvelopes(sessions, wait_seconds=0.2)
+def test_the_first_delivery_takes_it_and_a_redelivery_gets_its_ack(sessions, record_of):
+    record = record_of(wait_seconds=0.2)
     taken = record.take("envelope:1")
     assert isinstance(taken, Taken)
     assert record.take("envelope:1") is None  # somebody has it
@@ -60,8 +81,8 @@ def test_the_first_delivery_takes_it_and_a_redelivery_gets_its_ack(sessions):
     assert row.finished and row.owner == HandledEnvelopes.owner() and row.started_at.tzinfo is not None
 
 
-def test_a_redelivery_waits_for_an_ack_still_being_made(sessions):
-    record = HandledEnvelopes(sessions, wait_seconds=10)
+def test_a_redelivery_waits_for_an_ack_still_being_made(sessions, record_of):
+    record = record_of(wait_seconds=10)
     taken = record.take("envelope:slow")
     assert taken is not None
     threading.Timer(0.3, record.finish, args=(taken, {"text": "late"})).start()
@@ -69,8 +90,8 @@ def test_a_redelivery_waits_for_an_ack_still_being_made(sessions):
     assert isinstance(answer, Answered) and answer.payload == {"text": "late"}
 
 
-def test_a_failed_first_handler_leaves_it_to_be_handled_again(sessions):
-    record = HandledEnvelopes(sessions, wait_seconds=0.2)
+def test_a_failed_first_handler_leaves_it_to_be_handled_again(sessions, record_of):
+    record = record_of(wait_seconds=0.2)
     taken = record.take("envelope:f")
     assert taken is not None
     record.forget(taken)
@@ -80,24 +101,34 @@ def test_a_failed_first_handler_leaves_it_to_be_handled_again(sessions):
     assert "envelope:f" in rows(sessions)
 
 
-def test_a_row_whose_process_is_gone_is_taken_over_once(sessions):
-    started = put(sessions, "envelope:orphan", "elsewhere:4242", age=30)
-    fresh = put(sessions, "envelope:busy", "elsewhere:4243", age=1)
-    record = HandledEnvelopes(sessions, wait_seconds=0.2, owner_gone_seconds=10)
-    assert record.first_answer("envelope:busy") is None  # in progress, not old: its process may be at work
-    assert rows(sessions)["envelope:busy"].started_at == fresh
+def test_a_taking_whose_lease_ran_out_is_taken_over_once(sessions, record_of):
+    started = put(sessions, "envelope:orphan", "elsewhere:4242", age=1, lease=-1)  # its process stopped renewing
+    busy = put(sessions, "envelope:busy", "elsewhere:4243", age=30, lease=30)  # at work long, its lease renewed
+    record = record_of(wait_seconds=0.2)
+    assert record.first_answer("envelope:busy") is None  # its process is at work: left for Slack's next try
+    assert rows(sessions)["envelope:busy"].started_at == busy
     taken = record.first_answer("envelope:orphan")
     assert isinstance(taken, Taken) and taken.started_at > started
     row = rows(sessions)["envelope:orphan"]
-    assert row.owner == HandledEnvelopes.owner() and not row.finished
-    # another process that read the same old row loses the race: the row moved on
-    assert record._take_over("envelope:orphan", started) is None
+    assert row.owner == HandledEnvelopes.owner() and not row.finished and row.lease_until is not None
+    # another process that read the row as lapsed loses the race: the row has a new lease now
+    assert record._take_over("envelope:orphan") is None
     record.forget(Taken("envelope:orphan", started))  # nor does the gone owner's claim remove it
     assert "envelope:orphan" in rows(sessions)
 
 
-def test_one_taker_among_many_at_once(sessions):
-    records = [HandledEnvelopes(sessions) for _ in range(8)]
+def test_a_row_from_before_leases_is_taken_over_by_its_age(sessions, record_of):
+    """Rows a process of before migration 0009 wrote (during a rolling deploy) have no lease: their age decides,
+    on this server's clock, as it did then."""
+    put(sessions, "envelope:old", "elsewhere:1", age=30)
+    put(sessions, "envelope:young", "elsewhere:2", age=1)
+    record = record_of(wait_seconds=0.2, lease_seconds=10)
+    assert record.first_answer("envelope:young") is None
+    assert isinstance(record.first_answer("envelope:old"), Taken)
+
+
+def test_one_taker_among_many_at_once(sessions, record_of):
+    records = [record_of() for _ in range(8)]
     start = threading.Barrier(len(records))
     results: list[Taken | None] = []
 
@@ -113,11 +144,12 @@ def test_one_taker_among_many_at_once(sessions):
     assert len(results) == len(records) and sum(1 for r in results if r is not None) == 1
 
 
-def test_old_rows_are_swept_at_most_once_a_minute(sessions):
-    put(sessions, "envelope:old", "elsewhere:1", age=2 * 3600)
-    record = HandledEnvelopes(sessions)
+def test_old_rows_are_swept_at_most_once_a_minute(sessions, record_of):
+    put(sessions, "envelope:old", "elsewhere:1", age=2 * 3600, lease=-2 * 3600)
+    put(sessions, "envelope:old-unleased", "elsewhere:1", age=2 * 3600)  # from before leases: by its age
+    record = record_of()
     assert record.take("envelope:new") is not None
-    assert set(rows(sessions)) == {"envelope:new"}  # the first take swept the hour-old row
-    put(sessions, "envelope:old2", "elsewhere:1", age=2 * 3600)
+    assert set(rows(sessions)) == {"envelope:new"}  # the first take swept the rows two hours old
+    put(sessions, "envelope:old2", "elsewhere:1", age=2 * 3600, lease=-2 * 3600)
     assert record.take("envelope:newer") is not None
     assert "envelope:old2" in rows(sessions)  # not again within the minute

@@ -13,7 +13,9 @@ What this module adds to the adapter:
   commit before they ack, so the work may be done and the ack lost with a dropped link. A redelivery of an
   envelope somebody has taken is therefore answered with the ack it produced the first time (a command's answer
   included), once that is ready, and not handled again; one that never reached a server is handled as new; one
-  whose first handler failed before its ack, or whose process died, is handled again.
+  whose first handler failed before its ack, or whose process died, is handled again. Whether a process died is
+  told by a lease its live handler renews, on the database's clock: no server's clock and no handler's
+  slowness enters into it.
 - `disconnect` reasons are logged as what they mean to an operator, and `link_disabled` (Socket Mode turned
   off in the app's settings) stops the adapter's fast reconnecting: Slack refuses new links until it is turned
   back on, so the process asks again once every LINK_DISABLED_RETRY_SECONDS (apps.connections.open is Tier 1).
@@ -42,9 +44,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, Double, and_, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.config import Settings
 from bot.storage.models import SocketEnvelope
@@ -57,11 +62,32 @@ PING_SECONDS = 2.0  # the adapter's ping and link check: a silently dead link is
 LINK_DISABLED_RETRY_SECONDS = 60.0
 # Slack retries an envelope at once, after a minute and after five, then gives up; acks hold answer texts
 REMEMBER_SECONDS = 15 * 60.0
-SWEEP_EVERY_SECONDS = 60.0  # each process deletes rows older than REMEMBER_SECONDS at most this often
+SWEEP_EVERY_SECONDS = 60.0  # each process deletes rows REMEMBER_SECONDS past their lease at most this often
 REDELIVERY_WAIT_SECONDS = 2.5  # a redelivery waits this long for the first delivery's ack: Slack waits 3 s
-OWNER_GONE_SECONDS = 10.0  # an ack takes milliseconds: a row in progress for longer lost its process
+# a taking whose handler stopped renewing it for this long, by the database's clock, lost its process
+LEASE_SECONDS = 10.0
+RENEW_SECONDS = 2.0  # how often a process renews the leases of the envelopes it is still at work on
 POLL_SECONDS = 0.05  # how often a waiting redelivery reads the first delivery's row
 SLACK_MAX_LINKS = 10  # Socket Mode connections Slack allows an app at once; each server process holds one
+
+
+class database_seconds(FunctionElement[float]):
+    """Now by the database's own clock, in seconds since the epoch: one clock for every server, whatever their
+    own clocks say. SQLite's CURRENT_TIMESTAMP has whole seconds only; julianday('now') has milliseconds."""
+
+    type = Double()
+    name = "database_seconds"
+    inherit_cache = True
+
+
+@compiles(database_seconds)
+def _database_seconds(element: database_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM CLOCK_TIMESTAMP()) AS DOUBLE PRECISION)"
+
+
+@compiles(database_seconds, "sqlite")
+def _database_seconds_sqlite(element: database_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
 
 
 class HandledEnvelopes:
@@ -72,11 +98,15 @@ class HandledEnvelopes:
     The first delivery inserts the row (an INSERT that does nothing on a conflict: somebody has it already) and
     sets its ack once the handler acked: one INSERT and one UPDATE per envelope. A redelivery reads the row: an
     ack there is answered again; a row still in progress is polled for its ack for at most `wait_seconds` (Slack
-    waits 3 s for an ack); a row gone (its handler failed before an ack) is inserted again; a row in progress for
-    longer than `owner_gone_seconds` is taken over (an ack takes milliseconds: its process died), atomically, by
-    an UPDATE that matches the `started_at` it read. Rows older than `remember_seconds` are swept, by each process
-    at most once every `sweep_every_seconds` (Slack gives an envelope up after 3 retries, within minutes).
-    Times are each process's own clock: servers whose clocks disagree by seconds shift the take-over bound.
+    waits 3 s for an ack); a row gone (its handler failed before an ack) is inserted again.
+
+    A taking holds a lease, `lease_seconds` long, that the process renews every `renew_seconds` while its handler
+    is at work (one UPDATE per process for all its envelopes in progress, only while there are any: an ack takes
+    milliseconds). A redelivery takes over a taking whose lease ran out, so whose process died, atomically: an
+    UPDATE whose WHERE says the lease ran out. Both the lease's end and that test are the database's clock, in
+    the same statement, so servers whose clocks disagree agree on it, and a slow but live handler is never taken
+    over however long it runs. Rows older than `remember_seconds` past their lease are swept, by each process at
+    most once every `sweep_every_seconds` (Slack gives an envelope up after 3 retries, within minutes).
     """
 
     def __init__(
@@ -85,15 +115,22 @@ class HandledEnvelopes:
         *,
         remember_seconds: float = REMEMBER_SECONDS,
         wait_seconds: float = REDELIVERY_WAIT_SECONDS,
-        owner_gone_seconds: float = OWNER_GONE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
+        renew_seconds: float = RENEW_SECONDS,
         sweep_every_seconds: float = SWEEP_EVERY_SECONDS,
     ) -> None:
+        if renew_seconds >= lease_seconds:
+            raise ValueError("renew_seconds must be shorter than lease_seconds, or leases lapse while renewed")
         self.session_factory = session_factory
         self.remember_seconds = remember_seconds
         self.wait_seconds = wait_seconds
-        self.owner_gone_seconds = owner_gone_seconds
+        self.lease_seconds = lease_seconds
+        self.renew_seconds = renew_seconds
         self.sweep_every_seconds = sweep_every_seconds
         self._next_sweep = 0.0  # time.monotonic() of this process's next sweep
+        self._held: set[Taken] = set()  # this process's takings whose handler is still at work
+        self._held_lock = threading.Lock()
+        self._renewer: threading.Thread | None = None  # runs while something is held
 
     @staticmethod
     def owner() -> str:
@@ -110,6 +147,7 @@ class HandledEnvelopes:
         is logged and the ack still goes (Slack delivers again what is not acked)."""
         if taken is UNRECORDED:
             return
+        self._let_go(taken)
         try:
             with self.session_factory() as session:
                 session.execute(
@@ -123,9 +161,10 @@ class HandledEnvelopes:
 
     def forget(self, taken: Taken) -> None:
         """Handling failed before an ack: a redelivery is handled afresh. Unless another process took the row
-        over meanwhile. A database that fails here leaves the row to be taken over once it is old enough."""
+        over meanwhile. A database that fails here leaves the row to be taken over once its lease runs out."""
         if taken is UNRECORDED:
             return
+        self._let_go(taken)
         try:
             with self.session_factory() as session:
                 session.execute(
@@ -138,7 +177,13 @@ class HandledEnvelopes:
                 session.commit()
         except SQLAlchemyError:
             logger.warning("could not forget a failed envelope: a redelivery handles it once %.0f s have passed",
-                           self.owner_gone_seconds, exc_info=True)  # fmt: skip
+                           self.lease_seconds, exc_info=True)  # fmt: skip
+
+    def close(self) -> None:
+        """Stop renewing leases: envelopes this process is still at work on may be handled elsewhere once their
+        leases run out."""
+        with self._held_lock:
+            self._held.clear()
 
     def first_answer(self, key: str) -> Answered | Taken | None:
         """For an envelope somebody took: the ack payload it produced once it is ready (Answered), this process's
@@ -149,7 +194,11 @@ class HandledEnvelopes:
             with self.session_factory() as session:
                 row = session.execute(
                     select(
-                        SocketEnvelope.owner, SocketEnvelope.started_at, SocketEnvelope.finished, SocketEnvelope.ack
+                        SocketEnvelope.owner,
+                        SocketEnvelope.started_at,
+                        SocketEnvelope.finished,
+                        SocketEnvelope.ack,
+                        self._lapsed().label("lapsed"),
                     ).where(SocketEnvelope.envelope_key == key)
                 ).first()
             if row is None:
@@ -158,54 +207,109 @@ class HandledEnvelopes:
                     return taken
             elif row.finished:
                 return Answered(json.loads(row.ack) if row.ack else None, row.owner)
-            elif (datetime.now(UTC) - row.started_at).total_seconds() > self.owner_gone_seconds:
-                taken = self._take_over(key, row.started_at)
+            elif row.lapsed:
+                taken = self._take_over(key)
                 if taken is not None:
-                    logger.warning("envelope %s was in progress at %s since %s: its process is gone; handling it here",
-                                   key, row.owner, row.started_at.isoformat())  # fmt: skip
+                    logger.warning("envelope %s was in progress at %s since %s and its lease ran out: its process "
+                                   "is gone; handling it here", key, row.owner, row.started_at.isoformat())  # fmt: skip
                     return taken
             if time.monotonic() >= deadline:
                 return None
             time.sleep(POLL_SECONDS)
 
+    def _lapsed(self) -> ColumnElement[bool]:
+        """A taking whose lease ran out, by the database's clock. A row from a process of before migration 0009
+        has no lease: it is judged by its age on this server's clock, as that process would have."""
+        unleased_since = datetime.now(UTC) - timedelta(seconds=self.lease_seconds)
+        return or_(
+            SocketEnvelope.lease_until < database_seconds(),
+            and_(SocketEnvelope.lease_until.is_(None), SocketEnvelope.started_at < unleased_since),
+        )
+
+    def _lease(self) -> ColumnElement[float]:
+        return database_seconds() + self.lease_seconds
+
     def _insert(self, key: str) -> Taken | None:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # when it started, for people reading the row; the lease is the database's clock
         with self.session_factory() as session:
             # RETURNING, not the row count: SQLAlchemy keeps an INSERT's count only on request (psycopg gives -1)
             statement = (
                 insert_for(session, SocketEnvelope)
-                .values(envelope_key=key, owner=self.owner(), started_at=now, finished=False)
+                .values(envelope_key=key, owner=self.owner(), started_at=now, finished=False, lease_until=self._lease())
                 .on_conflict_do_nothing(index_elements=["envelope_key"])
                 .returning(SocketEnvelope.envelope_key)
             )
             inserted = session.execute(statement).first() is not None
             session.commit()
-        return Taken(key, now) if inserted else None
+        return self._hold(Taken(key, now)) if inserted else None
 
-    def _take_over(self, key: str, started_at: datetime) -> Taken | None:
+    def _take_over(self, key: str) -> Taken | None:
+        """Atomically, and only if the lease still ran out when the UPDATE runs: another process may have taken it
+        over meanwhile, with a new lease."""
         now = datetime.now(UTC)
         with self.session_factory() as session:
             moved = session.execute(
                 update(SocketEnvelope)
-                .where(
-                    SocketEnvelope.envelope_key == key,
-                    SocketEnvelope.started_at == started_at,
-                    SocketEnvelope.finished.is_(False),
-                )
-                .values(owner=self.owner(), started_at=now)
+                .where(SocketEnvelope.envelope_key == key, SocketEnvelope.finished.is_(False), self._lapsed())
+                .values(owner=self.owner(), started_at=now, lease_until=self._lease())
             )
             session.commit()
         assert isinstance(moved, CursorResult)  # an UPDATE's result: it carries the row count
-        return Taken(key, now) if moved.rowcount == 1 else None
+        return self._hold(Taken(key, now)) if moved.rowcount == 1 else None
+
+    def _hold(self, taken: Taken) -> Taken:
+        """Renew `taken`'s lease until finish or forget."""
+        with self._held_lock:
+            self._held.add(taken)
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew, name="socket-mode-leases", daemon=True)
+                self._renewer.start()
+        return taken
+
+    def _let_go(self, taken: Taken) -> None:
+        with self._held_lock:
+            self._held.discard(taken)
+
+    def _renew(self) -> None:
+        """The renewing thread: every `renew_seconds`, one UPDATE for all held takings; ends when none is held."""
+        while True:
+            time.sleep(self.renew_seconds)
+            with self._held_lock:
+                keys = sorted({taken.key for taken in self._held})
+                if not keys:
+                    self._renewer = None
+                    return
+            try:
+                with self.session_factory() as session:
+                    session.execute(
+                        update(SocketEnvelope)
+                        .where(
+                            SocketEnvelope.envelope_key.in_(keys),
+                            SocketEnvelope.owner == self.owner(),  # not one taken over meanwhile
+                            SocketEnvelope.finished.is_(False),
+                        )
+                        .values(lease_until=self._lease())
+                    )
+                    session.commit()
+            except SQLAlchemyError:  # the next round may do; the lease has lease_seconds - renew_seconds to spare
+                logger.warning("could not renew the lease of %d Socket Mode envelope(s) in progress: once it runs "
+                               "out, a redelivery may handle them again", len(keys), exc_info=True)  # fmt: skip
 
     def _sweep_if_due(self) -> None:
         if time.monotonic() < self._next_sweep:
             return
         self._next_sweep = time.monotonic() + self.sweep_every_seconds
-        cutoff = datetime.now(UTC) - timedelta(seconds=self.remember_seconds)
+        unleased_cutoff = datetime.now(UTC) - timedelta(seconds=self.remember_seconds)
         try:
             with self.session_factory() as session:
-                session.execute(delete(SocketEnvelope).where(SocketEnvelope.started_at < cutoff))
+                session.execute(
+                    delete(SocketEnvelope).where(
+                        or_(
+                            SocketEnvelope.lease_until < database_seconds() - self.remember_seconds,
+                            and_(SocketEnvelope.lease_until.is_(None), SocketEnvelope.started_at < unleased_cutoff),
+                        )
+                    )
+                )
                 session.commit()
         except SQLAlchemyError:  # the next sweep will do; the envelope at hand does not wait for this one
             logger.warning("could not sweep old Socket Mode envelopes", exc_info=True)
