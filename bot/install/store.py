@@ -3,9 +3,10 @@ Alembic creates them, tokens are encrypted at rest and a refresh can lock its ro
 
 slack_sdk's SQLAlchemyInstallationStore keeps tokens in clear in String(200) columns and a row per install;
 ours keeps one row per workspace (or per Grid organisation for an org-wide install), its tokens sealed by
-`TokenCipher`. Token rotation happens here, in `find_installation`, under a row lock, so that of all the web
-and clock processes exactly one uses a refresh token (Slack revokes it once used); Bolt's own rotation then
-finds the token fresh and does nothing.
+`TokenCipher`. Token rotation happens here only, in `fresh_row`, under a row lock, so that of all the web
+and clock processes exactly one uses a refresh token (Slack takes each once). Bolt's authorize step rotates by
+itself any installation it is handed that carries a refresh token, outside our lock (and with the refresh token
+this store just failed to use, after Slack refused a refresh): so the installations it is handed carry none.
 """
 
 from __future__ import annotations
@@ -151,16 +152,21 @@ class EncryptedInstallationStore(InstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> SlackInstallation | None:
-        row = self.fresh_row(install_key(enterprise_id, team_id, is_enterprise_install))
+        key = install_key(enterprise_id, team_id, is_enterprise_install)
+        if user_id is not None:  # someone else's installation: none (and no refresh spent on finding that out)
+            row = self.row(key)
+            if row is None or user_id != row.installer_user_id:
+                return None
+        row = self.fresh_row(key)
         if row is None or (user_id is not None and user_id != row.installer_user_id):
             return None
-        return self._installation(row)
+        return self._handed_out(row)
 
     def find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
         row = self.fresh_row(install_key(enterprise_id, team_id, is_enterprise_install))
-        return None if row is None or row.bot_token_encrypted is None else self._installation(row).to_bot()
+        return None if row is None or row.bot_token_encrypted is None else self._handed_out(row).to_bot()
 
     def row(self, key: str) -> Installation | None:
         with self.session_factory() as session:
@@ -215,6 +221,16 @@ class EncryptedInstallationStore(InstallationStore):
             metrics.token_refreshed(ok=True)
             logger.info("refreshed the bot token of %s", row.install_key)
         return refreshed
+
+    def _handed_out(self, row: Installation) -> SlackInstallation:
+        """The installation as Bolt gets it: without its refresh tokens. Bolt's InstallationStoreAuthorize
+        refreshes by itself, outside our lock, any installation carrying one whose token expires within its
+        window: after `fresh_row`'s refresh was refused, with the very refresh token another process may be
+        using under the lock. Without them it never rotates, and every refresh is `fresh_row`'s."""
+        installation = self._installation(row)
+        installation.bot_refresh_token = None
+        installation.user_refresh_token = None
+        return installation
 
     def _installation(self, row: Installation) -> SlackInstallation:
         return SlackInstallation(
