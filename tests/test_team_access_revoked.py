@@ -18,10 +18,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from bot.services import build_clock
-from bot.storage.models import Delivery, Follow, Installation, OrgSort, Person, Plan, Workspace, WorkspaceRemoval
+from bot.storage.models import (
+    Delivery,
+    DigestDelivery,
+    Follow,
+    Installation,
+    OrgSort,
+    Person,
+    Plan,
+    Workspace,
+    WorkspaceRemoval,
+)
 from bot.team import digest_plans
 from bot.team import follows as team
 from bot.testing.fakeslack import FakeSlack
@@ -319,7 +329,7 @@ def test_a_second_workspace_taken_out_sorts_everyone_again(running, org, fake_sl
 
 def test_people_the_sort_has_not_reached_are_held_then_sent_once(running, org, fake_slack, content):
     """At nudge time with the sort stopped by a 429: nobody of the organisation is sent anything (Slack has not
-    said who is still reachable), no row is claimed or uses an attempt, and the backlog does not count them. A
+    said who is still reachable), no row is claimed or uses an attempt, and the backlog still counts them. A
     pass once the sort can go sorts first, then sends each person still served once, and W0GONE nothing."""
     access(running, "team_access_revoked", GONE, event_id="EvRevoked7", team_id=GONE)
     settings = oauth_settings(fake_slack, running.database_url)
@@ -331,7 +341,7 @@ def test_people_the_sort_has_not_reached_are_held_then_sent_once(running, org, f
         rows = session.execute(select(Delivery.status, Delivery.attempts, Delivery.claim_token)).all()
         backlog = read_backlog(session, now=MONDAY_10_UTC + timedelta(minutes=1))
     assert rows and {tuple(row) for row in rows} == {("pending", 0, None)}  # held: unclaimed, nothing used
-    assert backlog.nudges_pending == 0
+    assert backlog.nudges_pending == len(rows) and backlog.lag_seconds > 0  # still owed: a stuck sort shows as lag
 
     build_clock(settings, content, org.sessions).run_pass(MONDAY_10_UTC + timedelta(minutes=2))
     sent_to = [str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")]
@@ -391,3 +401,41 @@ def test_a_workspace_taken_out_while_a_person_is_being_settled_sorts_everyone_ag
     sorter.run(QUIET + timedelta(minutes=1))
     assert sort_of(org)[0] == 2 and sort_of(org)[2] is not None
     assert {u: home_of(org, u) for u in TEAMS} == {ONLY_GONE: GONE, BOTH: GONE, ONLY_STAYS: STAYS, MANAGER: STAYS}
+
+
+def posted_to(fake: FakeSlack, users: tuple[str, ...]) -> dict[str, int]:
+    """How many chat.postMessage calls each of `users` was sent (by user id, or to their DM)."""
+    sent = Counter(str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake.calls_to("chat.postMessage"))
+    return {user: count for user, count in sent.items() if user in users}
+
+
+def test_a_digest_waits_for_its_organisations_whole_sort(running, org, fake_slack, content):
+    """The sort has looked up everyone but the newest person (W0LATE) when a 429 stops it at nudge time:
+    those looked up get their nudges, W0LATE is held, and the manager's digest, which speaks of reports the sort
+    may yet take out, waits for the whole sort. The next pass sorts W0LATE, then sends both once."""
+    late = "W0LATE"
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked8", team_id=GONE)
+    settings = oauth_settings(fake_slack, running.database_url)
+    build_clock(settings, content, org.sessions).run_pass(QUIET)  # sorts the four
+    fake_slack.reset()
+    fake_slack.add_user(late, name="late", team_id=STAYS, enterprise_id=ORG, teams=(STAYS,))
+    org.add(late, team=ORG)
+    with org.sessions.begin() as session:  # as if W0LATE had been there, and the sort stopped before them
+        session.execute(update(OrgSort).where(OrgSort.enterprise_id == ORG).values(sorted_at=None))
+
+    fake_slack.fail("users.info", status=429, retry_after=30, times=1)
+    build_clock(settings, content, org.sessions).run_pass(MONDAY_10_UTC)
+    sent_to = Counter(
+        str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")
+    )
+    assert {u: n for u, n in sent_to.items() if u in (*TEAMS, late)} == {BOTH: 1, ONLY_STAYS: 1, MANAGER: 1}
+    with org.sessions() as session:
+        digest = session.execute(select(DigestDelivery.status, DigestDelivery.attempts)).one()
+    assert tuple(digest) == ("pending", 0)  # held, nothing used
+
+    build_clock(settings, content, org.sessions).run_pass(MONDAY_10_UTC + timedelta(minutes=2))
+    sent_to = Counter(
+        str(c.params.get("channel", "")).replace("D", "W", 1) for c in fake_slack.calls_to("chat.postMessage")
+    )
+    assert {u: n for u, n in sent_to.items() if u in (*TEAMS, late)} == {BOTH: 1, ONLY_STAYS: 1, MANAGER: 2, late: 1}
+    assert sort_of(org)[2] is not None and home_of(org, late) == ORG

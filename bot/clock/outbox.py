@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock.pacing import retry_after
 from bot.schedule import week_key
 from bot.storage.models import Delivery, DigestDelivery, Person, Workspace
-from bot.storage.people import installed_people, still_installed, unsorted_people
+from bot.storage.people import sendable_people, still_installed, unsorted_people
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +163,10 @@ def claimable(model: OutboxModel, now: datetime, at: datetime, lease: timedelta)
 
 
 def sending_rows(model: OutboxModel, workspace_id: int | None = None) -> ColumnElement[bool]:
-    """Rows of `model` whose person's workspace the clock still sends for (`still_installed`); with
+    """Rows of `model` whose person the clock sends for now (`sendable_people`: their workspace still
+    installed, and not held for their organisation's sort; a digest waits for the whole sort); with
     `workspace_id`, of that workspace only."""
-    people = installed_people()
+    people = sendable_people(whole_organisation=model is DigestDelivery)
     if workspace_id is not None:
         people = people.where(Person.workspace_id == workspace_id)
     return model.person_id.in_(people)

@@ -23,39 +23,39 @@ def still_installed() -> ColumnElement[bool]:
     return ~select(WorkspaceRemoval.install_key).where(WorkspaceRemoval.install_key == Workspace.team_id).exists()
 
 
-def unsorted_people() -> ColumnElement[bool]:
+def unsorted_people(*, whole_organisation: bool = False) -> ColumnElement[bool]:
     """People of an organisation whose sort (after `team_access_revoked`, bot.clock.sorting) has not reached
     them yet: Slack has not said whether they are still in a workspace the org-wide install serves. The clock
     holds their sends (unclaimed, no attempt used) until the sort, first in each pass, has looked them up: a
     post to someone out of reach would fail and could mark them unreachable. Sorting goes at Slack's Tier 4
-    pace, so the hold lasts minutes, for the people not yet checked only.
+    pace, so the hold lasts minutes, for the people not yet checked only. With `whole_organisation`, everyone
+    of an organisation whose sort is unfinished: a digest speaks of reports the sort may yet take out.
 
     Correlated on `people` alone, the organisation's workspace row joined inside: auto-correlation reaches
     only the next query out, so a bare `workspaces` two levels down (claimable_workspaces) would be a second,
     unrelated table, and any organisation's sort would hold every workspace's people."""
     organisation = aliased(Workspace, name="sorting_workspaces")
+    reached = [] if whole_organisation else [Person.id > OrgSort.after_person_id]
     return (
         select(OrgSort.enterprise_id)
         .join(organisation, organisation.team_id == OrgSort.enterprise_id)
-        .where(
-            organisation.id == Person.workspace_id,
-            OrgSort.sorted_at.is_(None),
-            Person.id > OrgSort.after_person_id,
-        )
+        .where(organisation.id == Person.workspace_id, OrgSort.sorted_at.is_(None), *reached)
         .correlate(Person)
         .exists()
     )
 
 
 def installed_people() -> Select[int]:
-    """Ids of the people the clock sends for: of every workspace `still_installed`, and not waiting for their
-    organisation's sort (`unsorted_people`). Also the backlog the metrics and `ladderbot doctor` count (a
-    workspace in its grace period owes nothing yet)."""
-    return (
-        select(Person.id)
-        .join(Workspace, Workspace.id == Person.workspace_id)
-        .where(still_installed(), ~unsorted_people())
-    )
+    """Ids of the people of every workspace `still_installed`: what the clock owes, the backlog the metrics
+    and `ladderbot doctor` count (a workspace in its grace period owes nothing yet; people held for their
+    organisation's sort do count, so a sort that never ends shows as lag)."""
+    return select(Person.id).join(Workspace, Workspace.id == Person.workspace_id).where(still_installed())
+
+
+def sendable_people(*, whole_organisation: bool = False) -> Select[int]:
+    """Ids of the people the clock sends for now: `installed_people` but those held for their organisation's
+    sort (`unsorted_people`, with `whole_organisation` for digests)."""
+    return installed_people().where(~unsorted_people(whole_organisation=whole_organisation))
 
 
 def ensure_workspace(session: Session, team_id: str, domain: str | None = None) -> int:
