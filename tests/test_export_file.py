@@ -183,3 +183,18 @@ def test_the_dm_the_nudges_use_is_reused_without_opening_it_again(server, fake_s
     assert data["user_id"] == user and data["plan"]["level"] == "senior"
     assert "ladderbot-export-" in answer
     assert [c for c in fake_slack.calls_to("conversations.open") if c.params.get("users") == user] == []
+
+
+def test_a_stale_known_dm_is_opened_again(server, fake_slack, dbs, content):
+    """The DM the clock learned is gone (channel_not_found on the upload): the DM is opened again, once, and
+    the file arrives there."""
+    user = new_user()
+    with dbs.begin() as session:
+        someone = factories.person(session, user)
+        factories.plan(session, content, someone, level="senior", focus=("api",))
+        someone.dm_channel_id = "D" + user[1:]
+    fake_slack.fail("files.completeUploadExternal", error="channel_not_found")
+
+    _, answer, data = exported(server, fake_slack, user)
+    assert data["user_id"] == user and "ladderbot-export-" in answer
+    assert [c.params.get("users") for c in fake_slack.calls_to("conversations.open")].count(user) == 1

@@ -113,20 +113,42 @@ def send_export(
         known_dm = person.dm_channel_id
     filename, body = export_file(data, now)
     try:
-        # the DM the nudges already use, when there is one: conversations.open is a Tier 3 method
-        channel = known_dm or str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
-        client.files_upload_v2(
-            channel=channel,
-            file=body,
-            filename=filename,
-            title=filename,
-            initial_comment="All your ladderbot data, as JSON: every field stored about you.",
-        )
-    except (SlackApiError, SlackClientError) as exc:
+        _upload_to_dm(client, user_id, known_dm, filename, body)
+    except (SlackClientError, OSError) as exc:  # an API error, or the network: the person is told, not left waiting
         logger.warning("export for %s could not be sent: %s", user_id, exc)
         return rg.build_text(EXPORT_FAILED)
     counts = [(key, len(value)) for key, value in data.items() if isinstance(value, list)]
     return rg.build_export_sent(filename, counts, has_plan=data.get("plan") is not None)
+
+
+def _upload_to_dm(client: WebClient, user_id: str, known_dm: str | None, filename: str, body: bytes) -> None:
+    """Upload the export to the person's DM: the one the nudges already use when known (conversations.open is
+    a Tier 3 method), else a freshly opened one, also when the known one is gone (channel_not_found)."""
+    if known_dm:
+        try:
+            _upload(client, known_dm, filename, body)
+            return
+        except SlackApiError as exc:
+            if exc.response.get("error") != "channel_not_found":
+                raise
+    _upload(client, _open_dm(client, user_id), filename, body)
+
+
+def _upload(client: WebClient, channel: str, filename: str, body: bytes) -> None:
+    client.files_upload_v2(
+        channel=channel,
+        file=body,
+        filename=filename,
+        title=filename,
+        initial_comment="All your ladderbot data, as JSON: every field stored about you.",
+    )
+
+
+def _open_dm(client: WebClient, user_id: str) -> str:
+    channel = str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
+    if not channel:  # an upload with no channel would be shared nowhere, while we say it is in the DM
+        raise SlackClientError("conversations.open named no channel")
+    return channel
 
 
 def forget(session: Session, team_id: str, user_id: str) -> bool:
