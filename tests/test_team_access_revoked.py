@@ -77,14 +77,21 @@ def org(running, world, oauth, fake_slack: FakeSlack):
     return world
 
 
-def org_event(event: dict[str, Any], *, event_id: str, team_id: str | None = None, org_wide: bool = True) -> bytes:
+def org_event(
+    event: dict[str, Any],
+    *,
+    event_id: str,
+    team_id: str | None = None,
+    org_wide: bool = True,
+    enterprise_id: str = ORG,
+) -> bytes:
     """An event_callback for the organisation's app, shaped as Slack documents these events (its outer team_id
     may name a workspace; org_wide=False is the example's authorizations, which say not org-wide)."""
     return json.dumps(
         {
             "token": "verification-token-unused",
             "team_id": team_id,
-            "enterprise_id": ORG,
+            "enterprise_id": enterprise_id,
             "api_app_id": "A0001",
             "event": event,
             "type": "event_callback",
@@ -92,7 +99,7 @@ def org_event(event: dict[str, Any], *, event_id: str, team_id: str | None = Non
             "event_time": 1_700_000_000,
             "authorizations": [
                 {
-                    "enterprise_id": ORG,
+                    "enterprise_id": enterprise_id,
                     "team_id": team_id,
                     "user_id": "UBOT",
                     "is_bot": True,
@@ -439,3 +446,18 @@ def test_a_digest_waits_for_its_organisations_whole_sort(running, org, fake_slac
     )
     assert {u: n for u, n in sent_to.items() if u in (*TEAMS, late)} == {BOTH: 1, ONLY_STAYS: 1, MANAGER: 2, late: 1}
     assert sort_of(org)[2] is not None and home_of(org, late) == ORG
+
+
+def test_another_organisations_grant_ends_no_removal_of_ours(running, org, oauth, fake_slack, content):
+    """team_access_granted from another organisation's install, naming our workspace taken out: our removal
+    stays and its people stay parked (only the organisation that took it out can bring it back)."""
+    access(running, "team_access_revoked", GONE, event_id="EvRevoked9", team_id=GONE)
+    build_clock(oauth_settings(fake_slack, running.database_url), content, org.sessions).run_pass(QUIET)
+    assert home_of(org, ONLY_GONE) == GONE
+    oauth.add_workspace(None, "Other Org", enterprise_id="E0OTHER", enterprise_name="Other Org", org_wide=True)
+    assert "installed in Other Org" in install(running, "E0OTHER").html
+
+    access(running, "team_access_granted", GONE, event_id="EvOther1", team_id=GONE, enterprise_id="E0OTHER")
+    with org.sessions() as session:
+        assert session.get(WorkspaceRemoval, GONE) is not None
+    assert home_of(org, ONLY_GONE) == GONE

@@ -240,6 +240,8 @@ class Installs:
                 removal = session.get(WorkspaceRemoval, team_id)
                 if removal is None or removal.reason != TEAM_ACCESS_REVOKED:
                     continue
+                if removal.enterprise_id not in (None, enterprise_id):  # another organisation's: not ours to end
+                    continue
                 session.delete(removal)
                 parked = session.execute(select(Workspace).where(Workspace.team_id == team_id)).scalar_one_or_none()
                 if parked is None:
