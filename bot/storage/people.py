@@ -95,9 +95,12 @@ def claim_welcome(session: Session, person_id: int, now: datetime | None = None)
 
 
 def get_person(session: Session, team_id: str, user_id: str, *, lock: bool = False) -> Person | None:
-    """The person; `lock` takes their row first (FOR UPDATE on PostgreSQL), so writers that touch a person and
-    their plans always lock in the same order (no deadlock between /growth forget and a background update)."""
+    """The person; `lock` takes their row first, so writers that touch a person and their plans always lock
+    in the same order (no deadlock between /growth forget and a background update). On PostgreSQL it is FOR NO
+    KEY UPDATE, which the foreign-key checks of other inserts (FOR KEY SHARE) pass: the clock locks a plan, then
+    inserts its delivery, whose check on the person must not wait for a writer that holds the person and waits
+    for that plan (FOR UPDATE made the two a deadlock)."""
     query = select(Person).join(Workspace).where(Workspace.team_id == team_id, Person.user_id == user_id)
     if lock:
-        query = query.with_for_update(of=Person)
+        query = query.with_for_update(of=Person, key_share=True)
     return session.execute(query).scalar_one_or_none()
