@@ -28,7 +28,7 @@ from tests.pg import PgCluster, find_bindir, memory_tmpdir
 from tests.server import RunningServer, start_server
 
 # the OAuth tests' `oauth` and `running` fixtures, shared by their four modules
-pytest_plugins = ["tests.install_fixtures"]
+pytest_plugins = ["tests.install_fixtures", "tests.socket_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"

@@ -6,43 +6,13 @@ its age, and old rows swept. Skewed clocks and renewals: tests/test_socket_takeo
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.storage import engine as db
 from bot.storage.models import SocketEnvelope
 from bot.web.socket_mode import Answered, HandledEnvelopes, Taken, database_seconds
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = db.make_engine(database_url)
-    yield made
-    made.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return db.make_session_factory(engine)
-
-
-@pytest.fixture
-def record_of(sessions: sessionmaker[Session]) -> Iterator[Callable[..., HandledEnvelopes]]:
-    """HandledEnvelopes on the test's database; they stop renewing their leases at the end."""
-    made: list[HandledEnvelopes] = []
-
-    def make(**options: Any) -> HandledEnvelopes:
-        made.append(HandledEnvelopes(sessions, **options))
-        return made[-1]
-
-    yield make
-    for record in made:
-        record.close()
 
 
 def rows(sessions: sessionmaker[Session]) -> dict[str, SocketEnvelope]:

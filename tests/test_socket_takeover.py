@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage import engine as db
@@ -46,32 +46,6 @@ HOUR = 3600.0
 
 
 # the record alone, with rows as servers with skewed clocks write them ------------------------------------
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = db.make_engine(database_url)
-    yield made
-    made.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return db.make_session_factory(engine)
-
-
-@pytest.fixture
-def record_of(sessions: sessionmaker[Session]) -> Iterator[Callable[..., HandledEnvelopes]]:
-    """HandledEnvelopes on the test's database, each a server of its own; they stop renewing at the end."""
-    made: list[HandledEnvelopes] = []
-
-    def make(**options: Any) -> HandledEnvelopes:
-        made.append(HandledEnvelopes(sessions, **options))
-        return made[-1]
-
-    yield make
-    for record in made:
-        record.close()
 
 
 def database_now(sessions: sessionmaker[Session]) -> float:
