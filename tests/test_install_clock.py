@@ -9,7 +9,6 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.install import Installs, new_key
@@ -27,14 +26,6 @@ from tests.slack_requests import event_body, slash_command_body
 
 MANAGER, REPORT = "U0MANAGER", "U0ALICE"
 DIGEST_AT = MONDAY_10_UTC - timedelta(hours=1)
-
-
-@pytest.fixture
-def world(running, fake_slack, content):
-    w = World(running.database_url, fake_slack, content)
-    yield w
-    for engine in w.engines:
-        engine.dispose()
 
 
 def build_team(world: World, team_id: str) -> None:

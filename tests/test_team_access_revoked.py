@@ -52,14 +52,6 @@ NEXT_WEEK = timedelta(days=7)
 
 
 @pytest.fixture
-def world(running, fake_slack, content):
-    w = World(running.database_url, fake_slack, content)
-    yield w
-    for engine in w.engines:
-        engine.dispose()
-
-
-@pytest.fixture
 def org(running, world, oauth, fake_slack: FakeSlack):
     """The app installed org-wide in Big Org, whose people are in two of its workspaces: W0GONE only in the one
     to be taken out, W0BOTH in both, W0STAYS and W0MANAGER only in the other. Everyone has a weekly plan; the
