@@ -178,12 +178,21 @@ class NudgeJob:
         return len(claimed)
 
     def _give_back_paused(self, dispatch: Dispatcher, report: PassReport, lease: Lease) -> None:
-        """Release the lines the dispatcher gave back (their workspace paused longer than MAX_HOLD): pending
-        again once the pause is over, no attempt used, so the pass does not wait it out."""
+        """Release the lines the dispatcher gave back (their workspace paused longer than MAX_HOLD)."""
         for items, pause in dispatch.given_back():
-            logger.info("%d deliveries given back for a later pass (Slack asks for %.0fs)", len(items), pause)
-            report.given_back += len(items)
-            self.sender.release(items, lease.clock() + timedelta(seconds=pause))
+            self._give_back(items, pause, report, lease)
+
+    def _give_back(self, items: list[ClaimedNudge], seconds: float, report: PassReport, lease: Lease) -> None:
+        """Release sends unsent for a later pass: pending again once Slack's `seconds` are over, no attempt
+        used, so the pass does not wait them out."""
+        logger.info(
+            "%d deliveries (first %s) given back for a later pass (Slack asks for %.0fs)",
+            len(items),
+            items[0].delivery_id,
+            seconds,
+        )
+        report.given_back += len(items)
+        self.sender.release(items, lease.clock() + timedelta(seconds=seconds))
 
     def _collect(
         self,
@@ -220,11 +229,7 @@ class NudgeJob:
                 item = replace(item, dm_channel_id=result.new_channel)
             times = self._put_backs[item.delivery_id] = self._put_backs.get(item.delivery_id, 0) + result.rate_limited
             if result.retry_in > MAX_HOLD or times > MAX_PUT_BACKS:
-                logger.info(
-                    "delivery %s given back for a later pass (Slack asks for %.0fs)", item.delivery_id, result.retry_in
-                )
-                report.given_back += 1
-                self.sender.release([item], lease.clock() + timedelta(seconds=result.retry_in))
+                self._give_back([item], result.retry_in, report, lease)
             else:
                 dispatch.put_back(item, result.retry_in)
 
