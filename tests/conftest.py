@@ -11,24 +11,27 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content.loader import load_content
 from bot.content.records import Content
 from bot.ladder.answers import Answers
+from bot.storage import engine as db
 from bot.testing.fakeslack import FakeSlack
+from bot.web.socket_mode import HandledEnvelopes
 from tests.clockworld import World
 from tests.databases import Databases, savepoint_engine
 from tests.pg import PgCluster, find_bindir, memory_tmpdir
 from tests.server import RunningServer, start_server
 
 # the OAuth tests' `oauth` and `running` fixtures, shared by their four modules
-pytest_plugins = ["tests.install_fixtures", "tests.socket_fixtures"]
+pytest_plugins = ["tests.install_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"
@@ -141,6 +144,29 @@ def server(request: pytest.FixtureRequest, fake_slack_session: FakeSlack) -> Ite
     running = start_server(fake_slack_session.url, url, command=[sys.executable, "-m", "bot", "serve", "--no-clock"])
     yield running
     running.stop()
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a new database (`database_url`), once per backend; its engine is disposed afterwards."""
+    engine = db.make_engine(database_url)
+    yield db.make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def record_of(sessions: sessionmaker[Session]) -> Iterator[Callable[..., HandledEnvelopes]]:
+    """Socket Mode's HandledEnvelopes on the test's database, each as a server of its own; they stop renewing
+    their leases at the end."""
+    made: list[HandledEnvelopes] = []
+
+    def make(**options: Any) -> HandledEnvelopes:
+        made.append(HandledEnvelopes(sessions, **options))
+        return made[-1]
+
+    yield make
+    for record in made:
+        record.close()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ ownership checks, form refusals under the right block, the App Home, time zones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +11,6 @@ from bot.content.records import Content
 from bot.growth import plans as growth
 from bot.growth.desk import GrowthDesk
 from bot.ids import ActionId, BlockId
-from bot.storage import engine as db
 from bot.storage import people as repo
 from bot.storage.models import Delivery
 from bot.team import follows
@@ -22,13 +19,6 @@ from tests import factories
 from tests.test_growth_forms import setup_values
 
 TEAM = factories.TEAM
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = db.make_engine(database_url)
-    yield db.make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
