@@ -10,20 +10,32 @@ from __future__ import annotations
 import re
 import zlib
 
-OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+OBJECT = re.compile(rb"(\d+) 0 obj")
+STREAM = re.compile(rb">>\s*stream\r?\n")  # a stream's dictionary, then its bytes: /Length of them
+LENGTH = re.compile(rb"/Length (\d+)")
 SHOW = re.compile(rb"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\) Tj", re.S)
 ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
 def _objects(data: bytes) -> dict[int, tuple[bytes, bytes]]:
-    """{number: (dictionary, decoded stream or b"")}."""
+    """{number: (dictionary, decoded stream or b"")}. A stream is read by its /Length, never by looking for
+    `endstream`: compressed bytes may end in a line break or hold any word."""
     found = {}
-    for number, body in OBJECT.findall(data):
-        stream = STREAM.search(body)
-        raw = stream.group(1) if stream else b""
-        head = body[: stream.start()] if stream else body
-        found[int(number)] = (head, zlib.decompress(raw) if raw and b"/FlateDecode" in head else raw)
+    position = 0
+    while (start := OBJECT.search(data, position)) is not None:
+        end = data.index(b"endobj", start.end())
+        stream = STREAM.search(data, start.end())
+        if stream is not None and stream.start() < end:
+            head = data[start.end() : stream.start() + 2]
+            length = LENGTH.search(head)
+            assert length is not None, head
+            raw = data[stream.end() : stream.end() + int(length.group(1))]
+            body = zlib.decompress(raw) if b"/FlateDecode" in head else raw
+            end = data.index(b"endobj", stream.end() + len(raw))
+        else:
+            head, body = data[start.end() : end], b""
+        found[int(start.group(1))] = (head, body)
+        position = end + len(b"endobj")
     return found
 
 
