@@ -56,10 +56,19 @@ def fake_slack_session() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def fake_slack(fake_slack_session: FakeSlack) -> FakeSlack:
-    """The session's fake Slack, emptied for each test."""
-    fake_slack_session.reset()
-    return fake_slack_session
+def fake_slack(request: pytest.FixtureRequest) -> Iterator[FakeSlack]:
+    """The fake Slack a test talks to, empty at its start. A test on the shared `server` gets the session's fake
+    (that server process is pointed at it), emptied; any other test gets one of its own, so what an earlier test's
+    server still sends off the ack (a welcome, an App Home refresh) never lands in its records or uses up a
+    failure it set up."""
+    if "server" in request.fixturenames:
+        shared: FakeSlack = request.getfixturevalue("fake_slack_session")
+        shared.reset()
+        yield shared
+        return
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture(scope="session")
