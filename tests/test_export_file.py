@@ -94,6 +94,9 @@ def two_years_of(sessions: sessionmaker[Session], content: Content, user: str) -
     texts = [text for _, text, _ in SAMPLES]
     with sessions.begin() as session:
         person = factories.person(session, user)
+        # welcomed already: a first-use welcome, off the ack, would store the DM it posts to and race the
+        # export's own look for a known DM
+        person.welcomed_at = factories.MONDAY_10_UTC
         factories.plan(session, content, person, level="mid", focus=("security", "api"))
         nudges = factories.deliveries(session, person, content.prompts[0].id, ["done", "skipped"] * (ITEMS // 2))
         for i, nudge in enumerate(nudges):

@@ -253,6 +253,9 @@ def test_forget_deletes_everything_after_confirmation(server, fake_slack, dbs):
     text = ack_text(server.sender.command("/growth", "forget", user_id=user))
     assert "Delete all your ladderbot data?" in text and ActionId.GROWTH_FORGET_CONFIRM in text
     assert plan_of(dbs, user) is not None  # nothing deleted before the confirmation
+    # the first use's record and welcome run off the ack; the welcome comes after the record, so once it is
+    # posted no late record can bring the person back after the forget
+    assert fake_slack.wait_for_calls("chat.postMessage", 1, where=to_user(user))
     url = fake_slack.response_url()
     server.sender.post(block_action_body(ActionId.GROWTH_FORGET_CONFIRM, "confirm", user_id=user, response_url=url))
     with dbs() as session:
