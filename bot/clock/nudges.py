@@ -36,6 +36,7 @@ from bot.content.records import Content
 from bot.growth.plans import plan_state
 from bot.growth.prompts import choose_prompt
 from bot.schedule import occurrences_around
+from bot.storage import engine as db
 from bot.storage import people
 from bot.storage.models import Delivery, Person, Plan, split_focus
 from bot.storage.upsert import insert_for
@@ -307,12 +308,22 @@ class NudgeJob:
                     report.would_send.append((users[plan.person_id], row["week_key"], what))
 
     def schedule_batch(self, now: datetime, report: PassReport) -> bool:
-        """Schedule up to one batch of due plans in one transaction; True if more may be due."""
+        """Schedule up to one batch of due plans in one transaction; True if more may be due. The batch locks
+        its plans, then its deliveries' foreign-key checks lock their people: a writer holding a person and
+        waiting for their plan can make PostgreSQL abort the batch as a deadlock's victim; it is run again."""
+        more, scheduled, missed = db.retrying_conflicts(lambda: self._schedule_batch(now))
+        report.scheduled += scheduled
+        report.missed += missed
+        return more
+
+    def _schedule_batch(self, now: datetime) -> tuple[bool, int, int]:
+        """(more may be due, deliveries scheduled, deliveries recorded as missed), in one transaction."""
+        scheduled = missed = 0
         with self.session_factory.begin() as session:
             connection = session.connection()
             plans = self.due_plans(session, now, limit=self.batch_size)
             if not plans:
-                return False
+                return False, 0, 0
             given = histories(session, [p.person_id for p in plans])
             moves: dict[datetime, list[int]] = {}  # next due time -> plans; people share a few zones and times
             rows = []
@@ -334,10 +345,10 @@ class NudgeJob:
                         batch,  # executemany: compiled once, sent in multi-row chunks
                     ).all()
                     if status == "pending":
-                        report.scheduled += len(inserted)
+                        scheduled += len(inserted)
                     else:
-                        report.missed += len(inserted)
-        return len(plans) == self.batch_size
+                        missed += len(inserted)
+        return len(plans) == self.batch_size, scheduled, missed
 
     def schedule_plan(self, plan: DuePlan, now: datetime, history: list[str]) -> tuple[datetime, dict[str, Any] | None]:
         """The plan's next due time (next week) and the delivery row it owes now (None: nothing owed)."""

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from bot.config import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+# SQLSTATEs of a transaction PostgreSQL aborted to let another go on: deadlock_detected, serialization_failure
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+RETRY_PAUSE = 0.05  # seconds before the second try, doubled for each one after
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
@@ -87,3 +97,19 @@ def database_ok(engine: Engine) -> tuple[bool, str]:
         return True, str(version or "")
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; the reason is reported
         return False, type(exc).__name__
+
+
+def retrying_conflicts(work: Callable[[], T], *, attempts: int = 3) -> T:
+    """`work` (one whole transaction) run again when PostgreSQL aborted it as a deadlock's victim or a
+    serialization failure: nothing of it was committed, and trying again is PostgreSQL's documented remedy.
+    Any other error, or the last try's, is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state not in RETRYABLE_STATES or attempt == attempts:
+                raise
+            logger.warning("a transaction was aborted (%s: %s); trying it again", state, type(exc.orig).__name__)
+            time.sleep(RETRY_PAUSE * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
