@@ -19,6 +19,9 @@ from bot.testing.fakeslack.state import Call, Fault, SlackState, User
 from bot.testing.fakeslack.wire import parse_body
 
 JSON = "application/json; charset=utf-8"
+# seconds between the server thread's looks for a stop: socketserver's 0.5 s made every stop wait that long, and
+# the tests start and stop a fake Slack for each test
+STOP_POLL = 0.05
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -174,7 +177,9 @@ class FakeSlack:
     # lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> FakeSlack:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL}, name="fake-slack", daemon=True
+        )
         self._thread.start()
         self.socket_mode.start()
         return self
