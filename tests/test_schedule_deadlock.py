@@ -33,10 +33,12 @@ class Writer:
         self.connection = world.engine.connect()
         self.person_id = person_id
         self.thread: threading.Thread | None = None
+        self.pid: int | None = None
         self.errors: list[Exception] = []
 
     def hold_person_then_wait_for_plan(self) -> None:
         self.connection.execute(text("SET deadlock_timeout = '30s'"))  # the clock (1 s) is the one aborted
+        self.pid = self.connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         self.connection.execute(text("SELECT 1 FROM people WHERE id = :id FOR UPDATE"), {"id": self.person_id})
         self.thread = threading.Thread(target=self._touch_plan)
         self.thread.start()
@@ -52,12 +54,11 @@ class Writer:
             self.errors.append(exc)
 
     def waiting_on_a_lock(self) -> bool:
+        """Whether this writer's own backend waits on a lock (the cluster is shared with other tests)."""
         with self.connection.engine.connect() as look:
             waiting = look.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE plans%'"
-                )
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND wait_event_type = 'Lock'"),
+                {"pid": self.pid},
             ).scalar_one()
         return bool(waiting)
 
