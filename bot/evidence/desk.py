@@ -28,6 +28,7 @@ from bot.evidence import store
 from bot.evidence.expectations import expectations_for, group_matching, groups_for
 from bot.evidence.suggest import scorer_for
 from bot.growth import plans as growth
+from bot.growth.account import open_dm
 from bot.growth.forms import Values
 from bot.ids import ActionId, BlockId, whole_number
 from bot.storage import people as repo
@@ -282,7 +283,7 @@ class EvidenceDesk:
         with self.session_factory() as session:
             followers = accepted_followers(session, team_id, user_id)
         try:
-            channel = _dm_channel(client, user_id)
+            channel = open_dm(client, user_id)
             _upload(client, channel, packet, "Your promotion packet (private to you until you share it).")
             sent = rb.build_packet_sent(packet.coverage, packet.level_title, packet.level_id, followers)
             client.chat_postMessage(channel=channel, text=sent.text, blocks=list(sent.blocks))
@@ -306,7 +307,7 @@ class EvidenceDesk:
         if packet is None:
             return "I have nothing stored about you yet."
         try:
-            channel = _dm_channel(client, follower)
+            channel = open_dm(client, follower)
             _upload(client, channel, packet, f"<@{user_id}> shared their promotion packet with you.")
         except (SlackApiError, SlackClientError) as exc:
             logger.warning("packet share from %s to %s failed: %s", user_id, follower, exc)
@@ -374,10 +375,6 @@ class _Names:
                 return user_id
             self.known[user_id] = _display_name(self.client, user_id)
         return self.known[user_id]
-
-
-def _dm_channel(client: WebClient, user_id: str) -> str:
-    return str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
 
 
 def _upload(client: WebClient, channel: str, packet: pk.Packet, comment: str) -> None:

@@ -131,7 +131,7 @@ def _upload_to_dm(client: WebClient, user_id: str, known_dm: str | None, filenam
         except SlackApiError as exc:
             if exc.response.get("error") != "channel_not_found":
                 raise
-    _upload(client, _open_dm(client, user_id), filename, body)
+    _upload(client, open_dm(client, user_id), filename, body)
 
 
 def _upload(client: WebClient, channel: str, filename: str, body: bytes) -> None:
@@ -144,7 +144,9 @@ def _upload(client: WebClient, channel: str, filename: str, body: bytes) -> None
     )
 
 
-def _open_dm(client: WebClient, user_id: str) -> str:
+def open_dm(client: WebClient, user_id: str) -> str:
+    """The person's DM with the bot from conversations.open, for a file upload (which, unlike chat.postMessage,
+    takes no user id). Raises SlackClientError when Slack names no channel."""
     channel = str((client.conversations_open(users=user_id).get("channel") or {}).get("id") or "")
     if not channel:  # an upload with no channel would be shared nowhere, while we say it is in the DM
         raise SlackClientError("conversations.open named no channel")
