@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.growth import build_nudge
@@ -21,6 +21,11 @@ from bot.content.records import Content
 from bot.storage.models import Delivery, Person, Workspace
 
 logger = logging.getLogger(__name__)
+
+
+def reminder_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A delivery owes its reminder at `now`: snoozed until then, and not reminded yet."""
+    return Delivery.remind_at <= now, Delivery.reminded_at.is_(None)
 
 
 class ReminderJob:
@@ -36,19 +41,14 @@ class ReminderJob:
         """Whether any reminder may be due: one look on the remind_at index. Most passes owe none, and then no
         claim is made (on SQLite a claim takes the writer lock, and with many people its check of who may be
         sent to took 70 ms a pass)."""
-        due = select(Delivery.id).where(Delivery.remind_at <= now, Delivery.reminded_at.is_(None)).limit(1)
         with self.session_factory() as session:
-            return session.execute(due).first() is not None
+            return session.execute(select(Delivery.id).where(*reminder_due(now)).limit(1)).first() is not None
 
     def run(self, now: datetime, report: PassReport) -> None:
         if not self._any_due(now):
             return
         token = new_claim_token()
-        eligible = (
-            select(Delivery.id)
-            .where(Delivery.remind_at <= now, Delivery.reminded_at.is_(None), sending_rows(Delivery))
-            .limit(self.batch_size)
-        )
+        eligible = select(Delivery.id).where(*reminder_due(now), sending_rows(Delivery)).limit(self.batch_size)
         with self.session_factory.begin() as session:
             # claiming marks the reminder as sent: a reminder is at most once, never twice
             stamp(session, Delivery, eligible, reminded_at=now, claim_token=token)
